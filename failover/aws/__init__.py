@@ -1,0 +1,1 @@
+"""Adapters for AWS: the canary prober and the Route 53 record store."""

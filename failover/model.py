@@ -1,0 +1,235 @@
+"""Values shared by every part of the daemon: configuration, probe results, health, weights."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+MAX_WEIGHT = 255
+CANARY_BYTES = 5120  # bytes read from a canary, as Route 53 health checks read for string match
+
+
+class Outcome(enum.StrEnum):
+    """How one probe of one canary ended; a bounded set, used as a metric label."""
+
+    OK = "ok"
+    HTTP_403 = "http_403"
+    HTTP_404 = "http_404"
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    HTTP_OTHER = "http_other"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    MISMATCH = "mismatch"
+    TOO_OLD = "too_old"
+
+    @property
+    def healthy(self) -> bool:
+        return self is Outcome.OK
+
+    @property
+    def transport_failure(self) -> bool:
+        """No HTTP answer at all: the prober's own network may be at fault."""
+        return self in (Outcome.TIMEOUT, Outcome.CONNECTION)
+
+
+def outcome_for_status(status: int) -> Outcome:
+    """Classify an HTTP status that is not a success."""
+    if status == 403:
+        return Outcome.HTTP_403
+    if status == 404:
+        return Outcome.HTTP_404
+    if 400 <= status < 500:
+        return Outcome.HTTP_4XX
+    if 500 <= status < 600:
+        return Outcome.HTTP_5XX
+    return Outcome.HTTP_OTHER
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """Probe and hysteresis settings; `[health]` defaults, overridable per pool and origin."""
+
+    timeout: float = 1.0
+    fall: int = 3
+    rise: int = 2
+    hold_down: float = 30.0
+    hold_down_max: float = 600.0
+    slow_start: float = 0.0
+    expect: str = ""
+    max_age: float = 0.0
+
+
+@dataclass(frozen=True)
+class Origin:
+    """One regional bucket of a pool: one weighted set of the pool's TXT record."""
+
+    pool: str
+    id: str  # the weighted set's SetIdentifier
+    bucket: str
+    region: str
+    weight: int
+    canary: str
+    health: HealthSettings
+
+    @property
+    def key(self) -> OriginKey:
+        return OriginKey(self.pool, self.id)
+
+    @property
+    def endpoint(self) -> str:
+        """The S3 regional endpoint the edge router sends requests to: the TXT value."""
+        return f"{self.bucket}.s3.{self.region}.amazonaws.com"
+
+
+@dataclass(frozen=True, order=True)
+class OriginKey:
+    pool: str
+    origin: str
+
+    def __str__(self) -> str:
+        return f"{self.pool}/{self.origin}"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One TXT record name (one `X-DNS-ORIGIN`) and its weighted origins."""
+
+    name: str
+    record: str  # fully qualified, without the trailing dot
+    zone_id: str
+    ttl: int
+    origins: tuple[Origin, ...]
+    canary_source: str = ""  # origin id whose bucket replication copies from ("" = no writer)
+
+    def origin(self, origin_id: str) -> Origin:
+        for o in self.origins:
+            if o.id == origin_id:
+                return o
+        raise KeyError(origin_id)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    interval: float = 2.0
+    listen: str = "127.0.0.1:9464"
+    log_format: str = "json"
+    log_level: str = "info"
+    dry_run: bool = False
+    resync: float = 60.0
+    route53_rate: float = 5.0
+    overrides: str = "file:///var/lib/failover/overrides.json"
+    canary_write_interval: float = 0.0  # 0 = the daemon does not write canaries
+
+
+@dataclass(frozen=True)
+class Config:
+    daemon: DaemonSettings
+    health: HealthSettings
+    pools: tuple[Pool, ...]
+
+    def all_origins(self) -> tuple[Origin, ...]:
+        return tuple(o for p in self.pools for o in p.origins)
+
+    def pool(self, name: str) -> Pool:
+        for p in self.pools:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What one probe of one origin's canary saw. `detail` never holds a URL or secret."""
+
+    key: OriginKey
+    outcome: Outcome
+    latency: float  # seconds
+    status: int | None = None
+    age: float | None = None  # canary age in seconds, when it carries written_at
+    detail: str = ""
+
+
+class State(enum.StrEnum):
+    UNKNOWN = "unknown"
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class Health:
+    """Per-origin hysteresis state, advanced by `health.step` one probe at a time."""
+
+    state: State = State.UNKNOWN
+    successes: int = 0  # consecutive
+    failures: int = 0  # consecutive
+    down_since: float | None = None  # when it last went down (hold-down runs from here)
+    up_since: float | None = None  # when it last came up (slow start runs from here)
+    flaps: int = 0  # consecutive quick down-after-up events; grows the hold-down
+    hold_down: float = 0.0  # the hold-down in force for the current down period
+    last_outcome: Outcome | None = None
+
+
+@dataclass(frozen=True)
+class WeightedSet:
+    """One weighted TXT record set as Route 53 holds it."""
+
+    name: str  # fully qualified, without the trailing dot
+    set_id: str
+    weight: int
+    ttl: int
+    values: tuple[str, ...]  # the TXT strings, unquoted, each value's strings joined
+
+
+class Action(enum.StrEnum):
+    DRAIN = "drain"
+    PIN = "pin"
+
+
+@dataclass(frozen=True)
+class Override:
+    """An operator's drain or pin of one origin, with who set it, when and why."""
+
+    key: OriginKey
+    action: Action
+    by: str
+    at: float  # unix time
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The weight policy wants for one origin, and why."""
+
+    key: OriginKey
+    weight: int | None  # None: no opinion, keep what Route 53 has
+    reason: str  # frozen, pinned, drained, unknown, up, down, slow_start, failed_open, missing
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Policy's verdict for one pool."""
+
+    pool: str
+    decisions: tuple[Decision, ...]
+    failed_open: bool = False
+    frozen: bool = False
+
+    def weights(self) -> dict[str, int]:
+        return {d.key.origin: d.weight for d in self.decisions if d.weight is not None}
+
+
+@dataclass(frozen=True)
+class Change:
+    """Replace `old` by `new` (compare-and-swap); `old` None creates."""
+
+    pool: str
+    old: WeightedSet | None
+    new: WeightedSet
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    zone_id: str
+    changes: tuple[Change, ...] = field(default_factory=tuple)
