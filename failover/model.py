@@ -46,6 +46,11 @@ def outcome_for_status(status: int) -> Outcome:
     return Outcome.HTTP_OTHER
 
 
+def quote_txt(value: str) -> str:
+    """A TXT value as Route 53's API carries it: in double quotes, `"` and `\\` escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 @dataclass(frozen=True)
 class HealthSettings:
     """Probe and hysteresis settings; `[health]` defaults, overridable per pool and origin."""

@@ -1,0 +1,269 @@
+"""Route 53 record store: read weighted TXT sets, write compare-and-swap batches, rate-limited."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import botocore.exceptions
+import structlog
+
+from failover.errors import ConflictError, Route53Error
+from failover.model import Change, WeightedSet, quote_txt
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_route53.type_defs import ChangeTypeDef, ResourceRecordSetTypeDef
+
+log = structlog.get_logger("failover.route53")
+
+RETRYABLE = frozenset({"Throttling", "ThrottlingException", "PriorRequestNotComplete", "ServiceUnavailable"})
+PAGE = "300"  # the most Route 53 returns per ListResourceRecordSets page
+
+
+class Observer(Protocol):
+    def route53_request(self, operation: str, outcome: str, seconds: float) -> None: ...
+
+
+class _NoObserver:
+    def route53_request(self, operation: str, outcome: str, seconds: float) -> None:
+        return None
+
+
+class RateLimiter:
+    """Token bucket shared by every Route 53 call of the process."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.burst
+        self._clock = clock
+        self._sleep = sleep
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, waiting for it if needed; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+@dataclass(frozen=True)
+class Record:
+    """What Route 53 holds under one name: TXT weighted sets by id, and what else is there."""
+
+    sets: dict[str, WeightedSet]
+    other: tuple[str, ...] = ()  # non-weighted TXT or other descriptions, reported only
+
+
+def parse_txt(value: str) -> str:
+    """Join the strings of one TXT value as Route 53 returns it (`"a" "b"` → `ab`)."""
+    out: list[str] = []
+    i, n, inside = 0, len(value), False
+    while i < n:
+        c = value[i]
+        if not inside:
+            if c == '"':
+                inside = True
+            elif not c.isspace():
+                out.append(c)  # unquoted strings are allowed by the zone-file syntax
+        elif c == "\\" and i + 1 < n:
+            nxt = value[i + 1]
+            if nxt.isdigit() and i + 3 < n and value[i + 1 : i + 4].isdigit():
+                out.append(chr(int(value[i + 1 : i + 4], 8)))
+                i += 3
+            else:
+                out.append(nxt)
+                i += 1
+        elif c == '"':
+            inside = False
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _fqdn(name: str) -> str:
+    return name.rstrip(".").lower() + "."
+
+
+def _to_rrset(s: WeightedSet) -> ResourceRecordSetTypeDef:
+    return {
+        "Name": _fqdn(s.name),
+        "Type": "TXT",
+        "SetIdentifier": s.set_id,
+        "Weight": s.weight,
+        "TTL": s.ttl,
+        "ResourceRecords": [{"Value": quote_txt(v)} for v in s.values],
+    }
+
+
+def _name(raw: str) -> str:
+    # Route 53 escapes some characters as \ddd octal in names it returns.
+    return parse_txt('"' + raw + '"').rstrip(".").lower()
+
+
+class Route53Store:
+    """Thin, retrying, rate-limited access to the weighted TXT records the daemon owns."""
+
+    def __init__(
+        self,
+        client: Route53Client,
+        limiter: RateLimiter,
+        *,
+        observer: Observer | None = None,
+        attempts: int = 5,
+        backoff: float = 0.2,
+        backoff_max: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.client = client
+        self.limiter = limiter
+        self.observer = observer or _NoObserver()
+        self.attempts = attempts
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self._sleep = sleep
+        self._clock = clock
+        self._rand = rand
+
+    # -- reading ------------------------------------------------------------------
+    def read(self, zone_id: str, names: Iterable[str]) -> dict[str, Record]:
+        """Every record under `names` in the zone: one scan per name, or one of the zone."""
+        wanted = sorted({n.rstrip(".").lower() for n in names})
+        found: dict[str, dict[str, WeightedSet]] = {n: {} for n in wanted}
+        other: dict[str, list[str]] = {n: [] for n in wanted}
+        starts = wanted if len(wanted) <= 5 else [None]
+        for start in starts:
+            for rr in self._scan(zone_id, start):
+                name = _name(rr["Name"])
+                if start is not None and name != start:
+                    break
+                if name not in found:
+                    continue
+                self._collect(rr, found[name], other[name])
+        return {n: Record(found[n], tuple(other[n])) for n in wanted}
+
+    @staticmethod
+    def _collect(rr: Any, sets: dict[str, WeightedSet], other: list[str]) -> None:
+        sid = rr.get("SetIdentifier")
+        if rr["Type"] != "TXT" or sid is None or "Weight" not in rr:
+            other.append(f"{rr['Type']}{'/' + sid if sid else ''}")
+            return
+        values = tuple(parse_txt(r["Value"]) for r in rr.get("ResourceRecords", []))
+        sets[sid] = WeightedSet(
+            name=_name(rr["Name"]),
+            set_id=sid,
+            weight=int(rr["Weight"]),
+            ttl=int(rr.get("TTL", 0)),
+            values=values,
+        )
+
+    def _scan(self, zone_id: str, start: str | None) -> Iterable[Any]:
+        kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "MaxItems": PAGE}
+        if start is not None:
+            kwargs.update(StartRecordName=_fqdn(start), StartRecordType="TXT")
+        seen: set[tuple[str, str, str]] = set()
+        while True:
+            page = self._call("ListResourceRecordSets", self.client.list_resource_record_sets, kwargs)
+            fresh = 0
+            for rr in page["ResourceRecordSets"]:
+                ident = (rr["Name"], rr["Type"], rr.get("SetIdentifier", ""))
+                if ident in seen:
+                    continue  # a backend that ignores StartRecordIdentifier repeats sets
+                seen.add(ident)
+                fresh += 1
+                yield rr
+            if not page.get("IsTruncated") or fresh == 0:
+                return
+            kwargs["StartRecordName"] = page["NextRecordName"]
+            kwargs["StartRecordType"] = page["NextRecordType"]
+            if "NextRecordIdentifier" in page:
+                kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+            else:
+                kwargs.pop("StartRecordIdentifier", None)
+
+    # -- writing ------------------------------------------------------------------
+    def change(self, zone_id: str, changes: Sequence[Change], comment: str) -> str:
+        """Send one atomic batch: DELETE exact old + CREATE new per change.
+
+        Raises ConflictError when Route 53 rejects it because a record no longer
+        matches (someone else changed it), Route53Error when retries run out.
+        """
+        batch: list[ChangeTypeDef] = []
+        for c in changes:
+            if c.old is not None:
+                batch.append({"Action": "DELETE", "ResourceRecordSet": _to_rrset(c.old)})
+            batch.append({"Action": "CREATE", "ResourceRecordSet": _to_rrset(c.new)})
+        resp = self._call(
+            "ChangeResourceRecordSets",
+            self.client.change_resource_record_sets,
+            {"HostedZoneId": zone_id, "ChangeBatch": {"Comment": comment[:256], "Changes": batch}},
+        )
+        return str(resp["ChangeInfo"]["Id"]).rsplit("/", 1)[-1]
+
+    # -- plumbing -----------------------------------------------------------------
+    def _call(self, operation: str, fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
+        for attempt in range(1, self.attempts + 1):
+            self.limiter.acquire()
+            started = self._clock()
+            try:
+                resp = fn(**kwargs)
+            except botocore.exceptions.ClientError as e:
+                code = str(e.response.get("Error", {}).get("Code", "Unknown"))
+                status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+                retry = code in RETRYABLE or status >= 500
+                outcome = _outcome(code, status)
+                self.observer.route53_request(operation, outcome, self._clock() - started)
+                if code == "InvalidChangeBatch":
+                    message = str(e.response.get("Error", {}).get("Message", code))
+                    raise ConflictError(message) from e
+                if not retry or attempt == self.attempts:
+                    message = str(e.response.get("Error", {}).get("Message", ""))
+                    raise Route53Error(f"{operation}: {code} after {attempt} attempt(s): {message}") from e
+                self._back_off(operation, attempt, code)
+            except (botocore.exceptions.BotoCoreError, OSError) as e:
+                self.observer.route53_request(operation, "error", self._clock() - started)
+                if attempt == self.attempts:
+                    raise Route53Error(f"{operation}: {type(e).__name__} after {attempt} attempts") from e
+                self._back_off(operation, attempt, type(e).__name__)
+            else:
+                self.observer.route53_request(operation, "ok", self._clock() - started)
+                return resp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _back_off(self, operation: str, attempt: int, code: str) -> None:
+        delay = min(self.backoff_max, self.backoff * 2 ** (attempt - 1)) * (0.5 + self._rand())
+        log.warning("route53_throttled", operation=operation, code=code, attempt=attempt, retry_in=round(delay, 3))
+        self._sleep(delay)
+
+
+def _outcome(code: str, status: int) -> str:
+    if code in ("Throttling", "ThrottlingException"):
+        return "throttled"
+    if code == "PriorRequestNotComplete":
+        return "busy"
+    if code == "InvalidChangeBatch":
+        return "conflict"
+    if status >= 500:
+        return "server_error"
+    return "client_error"

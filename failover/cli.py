@@ -1,0 +1,355 @@
+"""The `failover` command: run, check, status, drain/undrain/pin/unpin, validate, canary, healthcheck."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import boto3
+
+from failover import __version__, canary, logs
+from failover.config import load, render_problems
+from failover.daemon import Daemon, build_runner, route53_client
+from failover.errors import ConfigError, FailoverError
+from failover.aws.route53 import RateLimiter, Route53Store
+from failover.metrics import Metrics
+from failover.model import Action, Config, OriginKey, Override
+from failover.overrides import open_store
+from failover.policy import serving
+from failover.status import to_json
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        print(render_problems(e), file=sys.stderr)
+        return EXIT_CONFIG
+    except FailoverError as e:
+        print(f"failover: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="failover", description=__doc__)
+    p.add_argument("--version", action="version", version=f"failover {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="PATH", help="TOML config file (default: the TOML text in $FAILOVER_CONFIG)"
+    )
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    def cmd(name: str, fn: Callable[[argparse.Namespace], int], help_: str, *parents: Any) -> Any:
+        sp = sub.add_parser(name, help=help_, description=help_, parents=[common, *parents])
+        sp.set_defaults(func=fn)
+        return sp
+
+    cmd("run", _run, "run the daemon: probe, decide and write weights until stopped")
+    c = cmd("check", _check, "probe until verdicts are reached; print them and what would change", as_json)
+    c.add_argument("--rounds", type=int, default=0, help="rounds to probe (default: max(fall, rise))")
+    cmd("status", _status, "what Route 53 holds now, with the running daemon's view", as_json)
+    cmd("validate", _validate, "report every problem in the config (exit 2 if any)", as_json)
+    for name, action, verb in (
+        ("drain", Action.DRAIN, "take an origin out of service (weight 0)"),
+        ("pin", Action.PIN, "keep an origin at its configured weight whatever its health"),
+    ):
+        sp = cmd(name, _set_override, verb)
+        sp.set_defaults(action=action)
+        sp.add_argument("pool")
+        sp.add_argument("origin")
+        sp.add_argument("--reason", required=True, help="why (shown in status and logs)")
+        sp.add_argument("--by", default=_who(), help="who (default: user@host)")
+        if action is Action.DRAIN:
+            sp.add_argument("--force", action="store_true", help="drain even the last serving origin")
+    for name in ("undrain", "unpin"):
+        sp = cmd(name, _clear_override, f"remove a {name[2:]} override")
+        sp.set_defaults(action=Action.DRAIN if name == "undrain" else Action.PIN)
+        sp.add_argument("pool")
+        sp.add_argument("origin")
+        sp.add_argument("--by", default=_who(), help="who (default: user@host)")
+    cw = sub.add_parser("canary", help="canary object commands")
+    csub = cw.add_subparsers(metavar="ACTION")
+    w = csub.add_parser("write", help="write a fresh canary to each pool's replication source", parents=[common])
+    w.add_argument("--pool", help="only this pool")
+    w.set_defaults(func=_canary_write)
+    h = cmd("healthcheck", _healthcheck, "exit 0 if the local daemon's /healthz is good")
+    h.add_argument("--url", help="default: http://<daemon.listen>/healthz")
+    h.add_argument("--timeout", type=float, default=2.0)
+    return p
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load(args.config, os.environ)
+
+
+def _reloader(args: argparse.Namespace) -> Callable[[], Config]:
+    return lambda: load(args.config, os.environ)
+
+
+# -- run / check ---------------------------------------------------------------------
+def _run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    logs.configure(config.daemon.log_format, config.daemon.log_level)
+    daemon = Daemon(config, _reloader(args))
+    daemon.install_signals()
+    return daemon.run()
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = _config(args)
+    logs.configure("console" if not args.json else "json", "warning")
+    rounds = args.rounds or max(max(o.health.fall, o.health.rise) for o in config.all_origins())
+    runner, prober = build_runner(config, Metrics(), write=False)
+    try:
+        report = runner.run_round()
+        for _ in range(rounds - 1):
+            time.sleep(config.daemon.interval)
+            report = runner.run_round()
+    finally:
+        prober.close()
+    if report.error:
+        raise FailoverError(f"round failed: {report.error}")
+    snap = to_json(runner.snapshot())
+    planned = [
+        {"pool": c.pool, "origin": c.new.set_id, "from": None if c.old is None else c.old.weight,
+         "to": c.new.weight, "reason": c.reason}
+        for c in report.planned
+    ]
+    if args.json:
+        print(json.dumps({"rounds": rounds, "status": snap, "would_change": planned}, indent=2))
+        return EXIT_OK
+    print(f"probed {rounds} round(s); writes frozen: {snap['frozen']}")
+    _print_pools(snap)
+    if planned:
+        print("would change:")
+        for c in planned:
+            print(f"  {c['pool']}/{c['origin']}: {c['from']} -> {c['to']} ({c['reason']})")
+    else:
+        print("would change: nothing")
+    return EXIT_OK
+
+
+def _print_pools(snap: dict[str, Any]) -> None:
+    for p in snap["pools"]:
+        flag = "  FAILED OPEN" if p.get("failed_open") else ""
+        print(f"pool {p['name']}  {p['record']}  zone {p['zone_id']}{flag}")
+        for o in p["origins"]:
+            ov = o.get("override")
+            note = f"  [{ov['action']} by {ov['by']}: {ov['reason']}]" if ov else ""
+            print(
+                f"  {o['id']:<20} {o['state'] or '-':<8} {str(o['last_outcome'] or '-'):<11}"
+                f" configured {o['configured']:>3}  desired {_num(o['desired'])}"
+                f"  applied {_num(o['applied'])}  {o['reason']}{note}"
+            )
+        if p.get("unknown_sets"):
+            print(f"  sets not in config (left untouched): {', '.join(p['unknown_sets'])}")
+
+
+def _num(v: object) -> str:
+    return "  -" if v is None else f"{v:>3}"
+
+
+# -- status --------------------------------------------------------------------------
+def _applied(config: Config) -> dict[str, dict[str, int]]:
+    store = Route53Store(route53_client(boto3.Session()), RateLimiter(config.daemon.route53_rate))  # type: ignore[arg-type]
+    out: dict[str, dict[str, int]] = {}
+    zones: dict[str, list[str]] = {}
+    for p in config.pools:
+        zones.setdefault(p.zone_id, []).append(p.record)
+    records = {z: store.read(z, names) for z, names in zones.items()}
+    for p in config.pools:
+        sets = records[p.zone_id][p.record].sets
+        out[p.name] = {sid: s.weight for sid, s in sets.items()}
+    return out
+
+
+def _daemon_status(config: Config) -> dict[str, Any] | None:
+    if not config.daemon.listen:
+        return None
+    try:
+        with urllib.request.urlopen(_url(config.daemon.listen, "/status"), timeout=2) as r:  # noqa: S310
+            doc: dict[str, Any] = json.load(r)
+            return doc
+    except (OSError, ValueError):
+        return None
+
+
+def _url(listen: str, path: str) -> str:
+    host, _, port = listen.rpartition(":")
+    if host in ("0.0.0.0", "", "[::]"):  # noqa: S104 - a wildcard bind is reached on loopback
+        host = "127.0.0.1"
+    return f"http://{host}:{port}{path}"
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = _config(args)
+    applied = _applied(config)
+    overrides = open_store(config.daemon.overrides).load()
+    daemon = _daemon_status(config)
+    doc = {
+        "route53": applied,
+        "overrides": [_override_json(o) for o in overrides.values()],
+        "daemon": daemon,
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    for p in config.pools:
+        print(f"pool {p.name}  {p.record}  zone {p.zone_id}")
+        held = applied[p.name]
+        for o in p.origins:
+            w = held.get(o.id)
+            ov = overrides.get(o.key)
+            note = f"  [{ov.action.value} by {ov.by}: {ov.reason}]" if ov else ""
+            print(f"  {o.id:<20} configured {o.weight:>3}  in Route 53 {_num(w)}{note}")
+        for sid in sorted(set(held) - {o.id for o in p.origins}):
+            print(f"  {sid:<20} (not in config, left untouched)  in Route 53 {_num(held[sid])}")
+    if daemon is None:
+        print("daemon: not reachable" + (f" at {config.daemon.listen}" if config.daemon.listen else ""))
+    else:
+        print(f"daemon: ready={daemon['ready']} frozen={daemon['frozen']} dry_run={daemon['dry_run']}")
+        _print_pools(daemon)
+    return EXIT_OK
+
+
+def _override_json(o: Override) -> dict[str, Any]:
+    return {"pool": o.key.pool, "origin": o.key.origin, "action": o.action.value,
+            "by": o.by, "at": o.at, "reason": o.reason}
+
+
+# -- overrides -----------------------------------------------------------------------
+def _target(config: Config, args: argparse.Namespace) -> OriginKey:
+    try:
+        pool = config.pool(args.pool)
+    except KeyError:
+        raise FailoverError(f"no pool {args.pool!r} (pools: {', '.join(p.name for p in config.pools)})") from None
+    try:
+        pool.origin(args.origin)
+    except KeyError:
+        ids = ", ".join(o.id for o in pool.origins)
+        raise FailoverError(f"pool {pool.name} has no origin {args.origin!r} (origins: {ids})") from None
+    return OriginKey(pool.name, args.origin)
+
+
+def _set_override(args: argparse.Namespace) -> int:
+    config = _config(args)
+    key = _target(config, args)
+    store = open_store(config.daemon.overrides)
+    current = store.load()
+    new = Override(key, args.action, args.by, time.time(), args.reason)
+    proposed = {**current, key: new}
+    if args.action is Action.DRAIN and not args.force:
+        pool = config.pool(key.pool)
+        applied = _applied(config)[pool.name]
+        mine = {k.origin: v for k, v in proposed.items() if k.pool == pool.name}
+        if serving(pool, applied, mine) == 0:
+            print(
+                f"refused: draining {key} would leave pool {pool.name} with no serving origin "
+                "(the pool would fail open); use --force to drain anyway",
+                file=sys.stderr,
+            )
+            return EXIT_REFUSED
+    store.save(proposed)
+    _event("override_set", key, args.action.value, args.by, args.reason, store.location)
+    print(f"{args.action.value} {key} set in {store.location}; the daemon applies it within one round")
+    return EXIT_OK
+
+
+def _clear_override(args: argparse.Namespace) -> int:
+    config = _config(args)
+    key = _target(config, args)
+    store = open_store(config.daemon.overrides)
+    current = store.load()
+    held = current.get(key)
+    if held is None or held.action is not args.action:
+        print(f"{key} has no {args.action.value} override; nothing to do")
+        return EXIT_OK
+    del current[key]
+    store.save(current)
+    _event("override_cleared", key, args.action.value, args.by, "", store.location)
+    print(f"un{args.action.value} {key} saved in {store.location}")
+    return EXIT_OK
+
+
+def _event(event: str, key: OriginKey, action: str, by: str, reason: str, where: str) -> None:
+    logs.configure("json", "info")
+    import structlog
+
+    structlog.get_logger("failover").info(
+        event, pool=key.pool, origin=key.origin, action=action, by=by, reason=reason, location=where
+    )
+
+
+# -- misc ----------------------------------------------------------------------------
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+    except ConfigError as e:
+        if args.json:
+            print(json.dumps({"ok": False, "problems": e.problems}, indent=2))
+        else:
+            print(render_problems(e), file=sys.stderr)
+        return EXIT_CONFIG
+    origins = len(config.all_origins())
+    if args.json:
+        print(json.dumps({"ok": True, "pools": len(config.pools), "origins": origins}))
+    else:
+        print(f"config OK: {len(config.pools)} pool(s), {origins} origin(s)")
+    return EXIT_OK
+
+
+def _canary_write(args: argparse.Namespace) -> int:
+    config = _config(args)
+    written = canary.write(config, time.time(), pool=args.pool)
+    if not written:
+        raise FailoverError("no pool names a canary_source to write to")
+    for o in written:
+        print(f"wrote s3://{o.bucket}/{o.canary} ({o.pool}/{o.id})")
+    return EXIT_OK
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    url = args.url
+    if url is None:
+        config = _config(args)
+        if not config.daemon.listen:
+            raise FailoverError("daemon.listen is empty: there is no endpoint to check")
+        url = _url(config.daemon.listen, "/healthz")
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as r:  # noqa: S310
+            ok = r.status == 200
+    except urllib.error.HTTPError as e:
+        print(f"unhealthy: HTTP {e.code}", file=sys.stderr)
+        return EXIT_FAIL
+    except OSError as e:
+        print(f"unhealthy: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK if ok else EXIT_FAIL

@@ -1,0 +1,167 @@
+"""Prometheus metrics: event counters and histograms, plus per-origin state read at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from failover import __version__
+from failover.model import ProbeResult, State
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from failover.status import Snapshot
+
+PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """Every metric the daemon exports, on a registry of its own (tests pass a fresh one)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.probes = Counter(
+            "failover_probe", "Canary probes by outcome.", ["pool", "origin", "outcome"], registry=r
+        )
+        self.probe_seconds = Histogram(
+            "failover_probe_duration_seconds",
+            "Canary probe duration, per region.",
+            ["region"],
+            buckets=PROBE_BUCKETS,
+            registry=r,
+        )
+        self.transitions = Counter(
+            "failover_origin_transitions",
+            "Health state changes of an origin, by the state entered.",
+            ["pool", "origin", "to"],
+            registry=r,
+        )
+        self.route53_requests = Counter(
+            "failover_route53_requests",
+            "Route 53 API requests by operation and outcome.",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.change_seconds = Histogram(
+            "failover_route53_change_seconds",
+            "Time for Route 53 to accept a change batch.",
+            buckets=CALL_BUCKETS,
+            registry=r,
+        )
+        self.last_apply = Gauge(
+            "failover_last_apply_timestamp_seconds",
+            "Unix time of the last change Route 53 accepted.",
+            registry=r,
+        )
+        self.last_round = Gauge(
+            "failover_last_round_timestamp_seconds",
+            "Unix time the last round completed.",
+            registry=r,
+        )
+        self.round_seconds = Histogram(
+            "failover_round_duration_seconds",
+            "Duration of one round: probe, decide, write.",
+            buckets=CALL_BUCKETS,
+            registry=r,
+        )
+        self.rounds_missed = Counter(
+            "failover_rounds_missed",
+            "Rounds skipped because the previous one was still running.",
+            registry=r,
+        )
+        self.writes_refused = Counter(
+            "failover_writes_refused",
+            "Change sets the safety gate refused to write.",
+            ["pool"],
+            registry=r,
+        )
+        self.write_failures = Counter(
+            "failover_write_failures",
+            "Change batches that failed after retries or lost a compare-and-swap.",
+            ["reason"],
+            registry=r,
+        )
+        Gauge(
+            "failover_build_info", "Build of the running daemon.", ["version"], registry=r
+        ).labels(__version__).set(1)
+
+    def observe_probe(self, region: str, result: ProbeResult) -> None:
+        self.probes.labels(result.key.pool, result.key.origin, result.outcome.value).inc()
+        self.probe_seconds.labels(region).observe(result.latency)
+
+    def route53_request(self, operation: str, outcome: str, seconds: float) -> None:
+        self.route53_requests.labels(operation, outcome).inc()
+        if operation == "ChangeResourceRecordSets" and outcome == "ok":
+            self.change_seconds.observe(seconds)
+
+    def watch(self, snapshot: Callable[[], Snapshot]) -> None:
+        """Report per-origin state from `snapshot()` at each scrape."""
+        self.registry.register(StateCollector(snapshot))
+
+
+class StateCollector(Collector):
+    """Per-origin gauges built from the runner's current state, so none go stale."""
+
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self.snapshot = snapshot
+
+    def describe(self) -> list[Metric]:
+        return []  # state is only known at scrape time; names are fixed below
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot()
+        healthy = GaugeMetricFamily(
+            "failover_origin_healthy",
+            "1 if the origin is up, 0 if down (absent while unknown).",
+            labels=["pool", "origin"],
+        )
+        weight = GaugeMetricFamily(
+            "failover_origin_weight",
+            "Weight of the origin's set: desired by policy, applied in Route 53.",
+            labels=["pool", "origin", "kind"],
+        )
+        age = GaugeMetricFamily(
+            "failover_canary_age_seconds", "Age of the canary last read.", labels=["pool", "origin"]
+        )
+        override = GaugeMetricFamily(
+            "failover_origin_override",
+            "1 while an operator override (drain or pin) is set.",
+            labels=["pool", "origin", "action"],
+        )
+        failed_open = GaugeMetricFamily(
+            "failover_pool_failed_open",
+            "1 while every origin of the pool is unhealthy and configured weights are kept.",
+            labels=["pool"],
+        )
+        unknown = GaugeMetricFamily(
+            "failover_pool_unknown_sets",
+            "Weighted sets under the pool's name that the config does not name.",
+            labels=["pool"],
+        )
+        for p in snap.pools:
+            failed_open.add_metric([p.name], 1.0 if p.failed_open else 0.0)
+            unknown.add_metric([p.name], float(len(p.unknown_sets)))
+            for o in p.origins:
+                labels = [p.name, o.id]
+                if o.state is not State.UNKNOWN:
+                    healthy.add_metric(labels, 1.0 if o.state is State.UP else 0.0)
+                if o.desired is not None:
+                    weight.add_metric([*labels, "desired"], float(o.desired))
+                if o.applied is not None:
+                    weight.add_metric([*labels, "applied"], float(o.applied))
+                if o.age is not None:
+                    age.add_metric(labels, o.age)
+                if o.override is not None:
+                    override.add_metric([*labels, o.override.action.value], 1.0)
+        frozen = GaugeMetricFamily(
+            "failover_writes_frozen", "1 while writes are frozen because no probe got an answer."
+        )
+        frozen.add_metric([], 1.0 if snap.frozen else 0.0)
+        yield from (healthy, weight, age, override, failed_open, unknown, frozen)

@@ -1,0 +1,441 @@
+"""One round of the daemon: probe → health → policy → plan → write → metrics and logs."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from failover import health as health_mod
+from failover import plan, policy
+from failover.aws.route53 import Record
+from failover.errors import ConflictError, OverrideError, Route53Error
+from failover.metrics import Metrics
+from failover.model import (
+    Change,
+    Config,
+    Desired,
+    Health,
+    Origin,
+    OriginKey,
+    Override,
+    Pool,
+    ProbeResult,
+    State,
+)
+from failover.overrides import OverrideStore
+from failover.status import OriginView, PoolView, Snapshot
+
+log = structlog.get_logger("failover")
+
+
+class ProberLike(Protocol):
+    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]: ...
+
+
+class StoreLike(Protocol):
+    def read(self, zone_id: str, names: Sequence[str]) -> dict[str, Record]: ...
+
+    def change(self, zone_id: str, changes: Sequence[Change], comment: str) -> str: ...
+
+
+def new_change_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class RoundReport:
+    """What one round did, for tests, the CLI's `check` and the simulation."""
+
+    results: dict[OriginKey, ProbeResult] = field(default_factory=dict)
+    desired: dict[str, Desired] = field(default_factory=dict)
+    planned: list[Change] = field(default_factory=list)
+    applied: list[Change] = field(default_factory=list)
+    conflicts: list[Change] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    frozen: bool = False
+    error: str = ""
+
+
+class Runner:
+    """Holds the daemon's memory between rounds; `run_round` never raises."""
+
+    def __init__(
+        self,
+        config: Config,
+        prober: ProberLike,
+        store: StoreLike,
+        overrides: OverrideStore,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+        change_ids: Callable[[], str] = new_change_id,
+        write: bool = True,
+    ) -> None:
+        self.config = config
+        self.prober = prober
+        self.store = store
+        self.overrides_store = overrides
+        self.metrics = metrics
+        self.clock = clock
+        self.change_ids = change_ids
+        self.allow_write = write
+        self.write = write and not config.daemon.dry_run
+        self.health: dict[OriginKey, Health] = {}
+        self.records: dict[str, Record] = {}  # by pool name: what Route 53 holds
+        self.results: dict[OriginKey, ProbeResult] = {}
+        self.desired: dict[str, Desired] = {}
+        self.overrides: dict[OriginKey, Override] = {}
+        self.frozen = False
+        self.last_sync: float | None = None
+        self.last_round: float | None = None
+        self.last_change: dict[str, object] = {}
+        self.drifted: set[OriginKey] = set()
+        self.rounds = 0
+        self._lock = threading.Lock()
+
+    # -- configuration --------------------------------------------------------------
+    def reconfigure(self, config: Config) -> None:
+        """Take a new config, keeping the memory of origins it still names."""
+        with self._lock:
+            keep = {o.key for o in config.all_origins()}
+            self.health = {k: h for k, h in self.health.items() if k in keep}
+            self.config = config
+            self.write = self.allow_write and not config.daemon.dry_run
+            self.last_sync = None  # names or zones may have changed: read Route 53 again
+
+    # -- one round ------------------------------------------------------------------
+    def run_round(self) -> RoundReport:
+        started = time.monotonic()
+        report = RoundReport()
+        try:
+            with self._lock:
+                self._round(report)
+            self.last_round = self.clock()
+            self.rounds += 1
+            self.metrics.last_round.set(self.last_round)
+        except Exception as e:  # a round must never take the daemon down
+            report.error = f"{type(e).__name__}: {e}"
+            log.exception("round_failed", error=report.error)
+        finally:
+            self.metrics.round_seconds.observe(time.monotonic() - started)
+        return report
+
+    def _round(self, report: RoundReport) -> None:
+        cfg = self.config
+        now = self.clock()
+        if self.last_sync is None or now - self.last_sync >= cfg.daemon.resync:
+            self._sync(cfg.pools, now)
+        self._load_overrides()
+        origins = cfg.all_origins()
+        results = self.prober.probe_all(origins)
+        report.results = self.results = results
+        now = self.clock()
+        for o in origins:
+            self._observe(o, results[o.key], now)
+        self._set_frozen(policy.blind(results))
+        report.frozen = self.frozen
+        by_zone: dict[str, list[Change]] = defaultdict(list)
+        for pool in cfg.pools:
+            changes = self._plan_pool(pool, now, report)
+            by_zone[pool.zone_id].extend(changes)
+        for zone_id, changes in by_zone.items():
+            if changes:
+                self._write_zone(zone_id, changes, report)
+
+    # -- steps ----------------------------------------------------------------------
+    def _sync(self, pools: Sequence[Pool], now: float) -> None:
+        zones: dict[str, list[Pool]] = defaultdict(list)
+        for p in pools:
+            zones[p.zone_id].append(p)
+        for zone_id, zone_pools in zones.items():
+            try:
+                found = self.store.read(zone_id, [p.record for p in zone_pools])
+            except Route53Error as e:
+                log.error("route53_read_failed", zone_id=zone_id, error=str(e))
+                return  # try again next round; keep what we knew
+            for p in zone_pools:
+                self._take_record(p, found[p.record], resync=True)
+        self.last_sync = now
+
+    def _take_record(self, pool: Pool, record: Record, *, resync: bool) -> None:
+        before = self.records.get(pool.name)
+        self.records[pool.name] = record
+        if before is not None:
+            for o in pool.origins:
+                old, new = before.sets.get(o.id), record.sets.get(o.id)
+                if old != new and resync:
+                    self.drifted.add(o.key)
+                    log.warning(
+                        "drift_detected",
+                        pool=pool.name,
+                        origin=o.id,
+                        expected=None if old is None else old.weight,
+                        found=None if new is None else new.weight,
+                        found_ttl=None if new is None else new.ttl,
+                    )
+        unknown = plan.unknown_sets(pool, record.sets)
+        if resync and (unknown or record.other):
+            log.warning(
+                "unknown_records_found",
+                pool=pool.name,
+                record=pool.record,
+                sets=unknown,
+                other=list(record.other),
+            )
+
+    def _load_overrides(self) -> None:
+        try:
+            self.overrides = self.overrides_store.load()
+        except OverrideError as e:
+            log.error("overrides_unreadable", location=self.overrides_store.location, error=str(e))
+
+    def _observe(self, origin: Origin, result: ProbeResult, now: float) -> None:
+        self.metrics.observe_probe(origin.region, result)
+        h = self.health.get(origin.key)
+        if h is None:
+            h = health_mod.initial(self._applied_fraction(origin), origin.health, now)
+        if not result.outcome.healthy:
+            log.info(
+                "probe_failed",
+                pool=origin.pool,
+                origin=origin.id,
+                outcome=result.outcome.value,
+                status=result.status,
+                detail=result.detail,
+                latency=round(result.latency, 4),
+                failures=h.failures + 1,
+            )
+        new = health_mod.step(h, result.outcome, now, origin.health)
+        if new.state is not h.state:
+            self.metrics.transitions.labels(origin.pool, origin.id, new.state.value).inc()
+            event = "origin_marked_down" if new.state is State.DOWN else "origin_marked_up"
+            log.warning(
+                event,
+                pool=origin.pool,
+                origin=origin.id,
+                region=origin.region,
+                outcome=result.outcome.value,
+                was=h.state.value,
+                hold_down=new.hold_down if new.state is State.DOWN else None,
+                flaps=new.flaps,
+            )
+        self.health[origin.key] = new
+
+    def _applied_fraction(self, origin: Origin) -> float | None:
+        record = self.records.get(origin.pool)
+        s = None if record is None else record.sets.get(origin.id)
+        if s is None or origin.weight <= 0:
+            return None
+        return s.weight / origin.weight
+
+    def _set_frozen(self, frozen: bool) -> None:
+        if frozen and not self.frozen:
+            log.error("writes_frozen", reason="no probe of any origin got an HTTP answer")
+        elif self.frozen and not frozen:
+            log.warning("writes_unfrozen")
+        self.frozen = frozen
+
+    def _plan_pool(self, pool: Pool, now: float, report: RoundReport) -> list[Change]:
+        record = self.records.get(pool.name)
+        if record is None:
+            return []  # Route 53 never read: nothing is known to be applied
+        applied = {sid: s.weight for sid, s in record.sets.items()}
+        overrides = {k.origin: v for k, v in self.overrides.items() if k.pool == pool.name}
+        health = {o.id: self.health.get(o.key, Health()) for o in pool.origins}
+        desired = policy.decide(
+            pool, health, {o.id: applied.get(o.id) for o in pool.origins}, overrides,
+            frozen=self.frozen, now=now,
+        )
+        previous = self.desired.get(pool.name)
+        if desired.failed_open and (previous is None or not previous.failed_open):
+            log.error("pool_failed_open", pool=pool.name, reason="no origin would carry weight")
+        elif previous is not None and previous.failed_open and not desired.failed_open:
+            log.warning("pool_recovered", pool=pool.name)
+        self.desired[pool.name] = report.desired[pool.name] = desired
+        changes = plan.diff(pool, record.sets, desired)
+        unsafe = plan.gate(record.sets, changes)
+        if unsafe is not None:
+            self.metrics.writes_refused.labels(pool.name).inc()
+            log.error("writes_refused", pool=pool.name, reason=unsafe.reason)
+            report.refused.append(pool.name)
+            return []
+        return changes
+
+    # -- writing --------------------------------------------------------------------
+    def _write_zone(self, zone_id: str, changes: list[Change], report: RoundReport) -> None:
+        for batch in plan.batches(changes):
+            change_id = self.change_ids()
+            self._log_planned(batch, change_id)
+            report.planned.extend(batch)
+            if not self.write:
+                continue
+            self._send(zone_id, batch, change_id, report, retry=True)
+
+    def _send(
+        self, zone_id: str, batch: list[Change], change_id: str, report: RoundReport, *, retry: bool
+    ) -> None:
+        try:
+            r53_id = self.store.change(zone_id, batch, f"failover {change_id}")
+        except ConflictError as e:
+            self.metrics.write_failures.labels("conflict").inc()
+            log.warning("change_conflict", change_id=change_id, zone_id=zone_id, error=str(e))
+            if retry:
+                self._after_conflict(zone_id, batch, change_id, report)
+            else:
+                report.conflicts.extend(batch)
+            return
+        except Route53Error as e:
+            self.metrics.write_failures.labels("route53").inc()
+            log.error("route53_write_failed", change_id=change_id, zone_id=zone_id, error=str(e))
+            return
+        self._applied(batch, change_id, r53_id, report)
+
+    def _after_conflict(
+        self, zone_id: str, batch: list[Change], change_id: str, report: RoundReport
+    ) -> None:
+        """Re-read, resend once what still matches; the rest is re-decided next round."""
+        pools = {c.pool: self.config.pool(c.pool) for c in batch}
+        try:
+            found = self.store.read(zone_id, [p.record for p in pools.values()])
+        except Route53Error as e:
+            log.error("route53_read_failed", zone_id=zone_id, error=str(e))
+            return
+        for p in pools.values():
+            self._take_record(p, found[p.record], resync=False)
+        resend: list[Change] = []
+        for c in batch:
+            now_held = self.records[c.pool].sets.get(c.new.set_id)
+            if now_held == c.new:
+                # Already there: our earlier attempt landed (its answer was lost) or
+                # another daemon that sees the same world wrote the same thing.
+                self._applied([c], change_id, "already-applied", report)
+            elif now_held == c.old:
+                resend.append(c)
+            else:
+                report.conflicts.append(c)
+                log.warning(
+                    "change_conflict",
+                    change_id=change_id,
+                    pool=c.pool,
+                    origin=c.new.set_id,
+                    expected=None if c.old is None else c.old.weight,
+                    found=None if now_held is None else now_held.weight,
+                    wanted=c.new.weight,
+                )
+        safe: list[Change] = []
+        for name in {c.pool for c in resend}:
+            mine = [c for c in resend if c.pool == name]
+            if plan.gate(self.records[name].sets, mine) is None:
+                safe.extend(mine)
+        if safe:
+            self._send(zone_id, safe, f"{change_id}r", report, retry=False)
+
+    def _applied(self, batch: list[Change], change_id: str, r53_id: str, report: RoundReport) -> None:
+        now = self.clock()
+        self.metrics.last_apply.set(now)
+        for c in batch:
+            record = self.records.setdefault(c.pool, Record({}))
+            record.sets[c.new.set_id] = c.new
+            report.applied.append(c)
+            key = OriginKey(c.pool, c.new.set_id)
+            if key in self.drifted:
+                self.drifted.discard(key)
+                log.warning(
+                    "drift_corrected",
+                    change_id=change_id,
+                    pool=c.pool,
+                    origin=c.new.set_id,
+                    found=None if c.old is None else c.old.weight,
+                    weight=c.new.weight,
+                    reason=c.reason,
+                )
+        log.warning(
+            "weights_applied",
+            change_id=change_id,
+            route53_change=r53_id,
+            changes=[_describe(c) for c in batch],
+        )
+        self.last_change = {
+            "change_id": change_id,
+            "route53_change": r53_id,
+            "at": now,
+            "changes": [_describe(c) for c in batch],
+        }
+
+    def _log_planned(self, batch: list[Change], change_id: str) -> None:
+        log.info(
+            "weights_planned",
+            change_id=change_id,
+            dry_run=not self.write,
+            changes=[_describe(c) for c in batch],
+        )
+
+    # -- views ----------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        pools = []
+        for p in self.config.pools:
+            record = self.records.get(p.name, Record({}))
+            desired = self.desired.get(p.name)
+            decisions = {} if desired is None else {d.key.origin: d for d in desired.decisions}
+            views = []
+            for o in p.origins:
+                h = self.health.get(o.key, Health())
+                r = self.results.get(o.key)
+                d = decisions.get(o.id)
+                held = record.sets.get(o.id)
+                views.append(
+                    OriginView(
+                        id=o.id,
+                        region=o.region,
+                        bucket=o.bucket,
+                        configured=o.weight,
+                        state=h.state,
+                        last_outcome=h.last_outcome,
+                        latency=None if r is None else r.latency,
+                        age=None if r is None else r.age,
+                        desired=None if d is None else d.weight,
+                        applied=None if held is None else held.weight,
+                        reason="" if d is None else d.reason,
+                        override=self.overrides.get(o.key),
+                    )
+                )
+            pools.append(
+                PoolView(
+                    name=p.name,
+                    record=p.record,
+                    zone_id=p.zone_id,
+                    origins=tuple(views),
+                    failed_open=desired is not None and desired.failed_open,
+                    unknown_sets=tuple(plan.unknown_sets(p, record.sets)),
+                )
+            )
+        return Snapshot(
+            pools=tuple(pools),
+            frozen=self.frozen,
+            dry_run=not self.write,
+            ready=self.ready,
+            last_round=self.last_round,
+            last_change=dict(self.last_change),
+        )
+
+    @property
+    def ready(self) -> bool:
+        """A full round has completed and Route 53 has been read."""
+        return self.rounds > 0 and self.last_sync is not None
+
+
+def _describe(c: Change) -> dict[str, object]:
+    return {
+        "pool": c.pool,
+        "origin": c.new.set_id,
+        "from": None if c.old is None else c.old.weight,
+        "to": c.new.weight,
+        "reason": c.reason,
+    }
