@@ -18,16 +18,18 @@ log = structlog.get_logger("failover.canary")
 
 def body(now: float, writer: str | None = None) -> bytes:
     stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return (json.dumps({"written_at": stamp, "writer": writer or socket.gethostname()}) + "\n").encode()
+    return (
+        json.dumps({"written_at": stamp, "writer": writer or socket.gethostname()}) + "\n"
+    ).encode()
 
 
 def sources(config: Config, pool: str | None = None) -> list[Origin]:
     """The origin whose bucket replication copies from, for each pool that names one."""
-    out = []
-    for p in config.pools:
-        if p.canary_source and (pool is None or p.name == pool):
-            out.append(p.origin(p.canary_source))
-    return out
+    return [
+        p.origin(p.canary_source)
+        for p in config.pools
+        if p.canary_source and (pool is None or p.name == pool)
+    ]
 
 
 def write(

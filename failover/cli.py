@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import boto3
+import structlog
 
 from failover import __version__, canary, logs
+from failover.aws.route53 import RateLimiter, Route53Store
 from failover.config import load, render_problems
 from failover.daemon import Daemon, build_runner, route53_client
 from failover.errors import ConfigError, FailoverError
-from failover.aws.route53 import RateLimiter, Route53Store
 from failover.metrics import Metrics
 from failover.model import Action, Config, OriginKey, Override
 from failover.overrides import open_store
@@ -53,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"failover {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--config", metavar="PATH", help="TOML config file (default: the TOML text in $FAILOVER_CONFIG)"
+        "--config",
+        metavar="PATH",
+        help="TOML config file (default: the TOML text in $FAILOVER_CONFIG)",
     )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="machine-readable output")
@@ -65,8 +68,15 @@ def _parser() -> argparse.ArgumentParser:
         return sp
 
     cmd("run", _run, "run the daemon: probe, decide and write weights until stopped")
-    c = cmd("check", _check, "probe until verdicts are reached; print them and what would change", as_json)
-    c.add_argument("--rounds", type=int, default=0, help="rounds to probe (default: max(fall, rise))")
+    c = cmd(
+        "check",
+        _check,
+        "probe until verdicts are reached; print them and what would change",
+        as_json,
+    )
+    c.add_argument(
+        "--rounds", type=int, default=0, help="rounds to probe (default: max(fall, rise))"
+    )
     cmd("status", _status, "what Route 53 holds now, with the running daemon's view", as_json)
     cmd("validate", _validate, "report every problem in the config (exit 2 if any)", as_json)
     for name, action, verb in (
@@ -80,7 +90,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--reason", required=True, help="why (shown in status and logs)")
         sp.add_argument("--by", default=_who(), help="who (default: user@host)")
         if action is Action.DRAIN:
-            sp.add_argument("--force", action="store_true", help="drain even the last serving origin")
+            sp.add_argument(
+                "--force", action="store_true", help="drain even the last serving origin"
+            )
     for name in ("undrain", "unpin"):
         sp = cmd(name, _clear_override, f"remove a {name[2:]} override")
         sp.set_defaults(action=Action.DRAIN if name == "undrain" else Action.PIN)
@@ -89,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--by", default=_who(), help="who (default: user@host)")
     cw = sub.add_parser("canary", help="canary object commands")
     csub = cw.add_subparsers(metavar="ACTION")
-    w = csub.add_parser("write", help="write a fresh canary to each pool's replication source", parents=[common])
+    w = csub.add_parser(
+        "write", help="write a fresh canary to each pool's replication source", parents=[common]
+    )
     w.add_argument("--pool", help="only this pool")
     w.set_defaults(func=_canary_write)
     h = cmd("healthcheck", _healthcheck, "exit 0 if the local daemon's /healthz is good")
@@ -127,7 +141,8 @@ def _check(args: argparse.Namespace) -> int:
     config = _config(args)
     logs.configure("console" if not args.json else "json", "warning")
     rounds = args.rounds or max(max(o.health.fall, o.health.rise) for o in config.all_origins())
-    runner, prober = build_runner(config, Metrics(), write=False)
+    parts = build_runner(config, Metrics(), write=False)
+    runner, prober = parts.runner, parts.prober
     try:
         report = runner.run_round()
         for _ in range(rounds - 1):
@@ -139,8 +154,13 @@ def _check(args: argparse.Namespace) -> int:
         raise FailoverError(f"round failed: {report.error}")
     snap = to_json(runner.snapshot())
     planned = [
-        {"pool": c.pool, "origin": c.new.set_id, "from": None if c.old is None else c.old.weight,
-         "to": c.new.weight, "reason": c.reason}
+        {
+            "pool": c.pool,
+            "origin": c.new.set_id,
+            "from": None if c.old is None else c.old.weight,
+            "to": c.new.weight,
+            "reason": c.reason,
+        }
         for c in report.planned
     ]
     if args.json:
@@ -165,7 +185,7 @@ def _print_pools(snap: dict[str, Any]) -> None:
             ov = o.get("override")
             note = f"  [{ov['action']} by {ov['by']}: {ov['reason']}]" if ov else ""
             print(
-                f"  {o['id']:<20} {o['state'] or '-':<8} {str(o['last_outcome'] or '-'):<11}"
+                f"  {o['id']:<20} {o['state'] or '-':<8} {o['last_outcome'] or '-'!s:<11}"
                 f" configured {o['configured']:>3}  desired {_num(o['desired'])}"
                 f"  applied {_num(o['applied'])}  {o['reason']}{note}"
             )
@@ -233,16 +253,27 @@ def _status(args: argparse.Namespace) -> int:
         for sid in sorted(set(held) - {o.id for o in p.origins}):
             print(f"  {sid:<20} (not in config, left untouched)  in Route 53 {_num(held[sid])}")
     if daemon is None:
-        print("daemon: not reachable" + (f" at {config.daemon.listen}" if config.daemon.listen else ""))
+        print(
+            "daemon: not reachable"
+            + (f" at {config.daemon.listen}" if config.daemon.listen else "")
+        )
     else:
-        print(f"daemon: ready={daemon['ready']} frozen={daemon['frozen']} dry_run={daemon['dry_run']}")
+        print(
+            f"daemon: ready={daemon['ready']} frozen={daemon['frozen']} dry_run={daemon['dry_run']}"
+        )
         _print_pools(daemon)
     return EXIT_OK
 
 
 def _override_json(o: Override) -> dict[str, Any]:
-    return {"pool": o.key.pool, "origin": o.key.origin, "action": o.action.value,
-            "by": o.by, "at": o.at, "reason": o.reason}
+    return {
+        "pool": o.key.pool,
+        "origin": o.key.origin,
+        "action": o.action.value,
+        "by": o.by,
+        "at": o.at,
+        "reason": o.reason,
+    }
 
 
 # -- overrides -----------------------------------------------------------------------
@@ -250,12 +281,16 @@ def _target(config: Config, args: argparse.Namespace) -> OriginKey:
     try:
         pool = config.pool(args.pool)
     except KeyError:
-        raise FailoverError(f"no pool {args.pool!r} (pools: {', '.join(p.name for p in config.pools)})") from None
+        raise FailoverError(
+            f"no pool {args.pool!r} (pools: {', '.join(p.name for p in config.pools)})"
+        ) from None
     try:
         pool.origin(args.origin)
     except KeyError:
         ids = ", ".join(o.id for o in pool.origins)
-        raise FailoverError(f"pool {pool.name} has no origin {args.origin!r} (origins: {ids})") from None
+        raise FailoverError(
+            f"pool {pool.name} has no origin {args.origin!r} (origins: {ids})"
+        ) from None
     return OriginKey(pool.name, args.origin)
 
 
@@ -279,7 +314,9 @@ def _set_override(args: argparse.Namespace) -> int:
             return EXIT_REFUSED
     store.save(proposed)
     _event("override_set", key, args.action.value, args.by, args.reason, store.location)
-    print(f"{args.action.value} {key} set in {store.location}; the daemon applies it within one round")
+    print(
+        f"{args.action.value} {key} set in {store.location}; the daemon applies it within one round"
+    )
     return EXIT_OK
 
 
@@ -301,8 +338,6 @@ def _clear_override(args: argparse.Namespace) -> int:
 
 def _event(event: str, key: OriginKey, action: str, by: str, reason: str, where: str) -> None:
     logs.configure("json", "info")
-    import structlog
-
     structlog.get_logger("failover").info(
         event, pool=key.pool, origin=key.origin, action=action, by=by, reason=reason, location=where
     )

@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import FrameType
 
 import boto3
@@ -51,6 +53,13 @@ def route53_client(session: boto3.Session) -> object:
     return session.client("route53", config=cfg)
 
 
+@dataclass(frozen=True)
+class Parts:
+    runner: Runner
+    prober: Prober
+    limiter: RateLimiter
+
+
 def build_runner(
     config: Config,
     metrics: Metrics,
@@ -58,7 +67,7 @@ def build_runner(
     session: boto3.Session | None = None,
     sleep: Callable[[float], object] = time.sleep,
     write: bool = True,
-) -> tuple[Runner, Prober]:
+) -> Parts:
     """Wire the real prober, Route 53 store and override store into a Runner."""
     session = session or boto3.Session()
     prober = Prober(session)
@@ -70,7 +79,7 @@ def build_runner(
     store = Route53Store(route53_client(session), limiter, observer=metrics, sleep=pause)  # type: ignore[arg-type]
     overrides = open_store(config.daemon.overrides, session)
     runner = Runner(config, prober, store, overrides, metrics, write=write)
-    return runner, prober
+    return Parts(runner, prober, limiter)
 
 
 class Daemon:
@@ -90,9 +99,8 @@ class Daemon:
         self.metrics = metrics or Metrics()
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
-        self.runner, self.prober = build_runner(
-            config, self.metrics, session=self.session, sleep=self.stop.wait
-        )
+        parts = build_runner(config, self.metrics, session=self.session, sleep=self.stop.wait)
+        self.runner, self.prober, self.limiter = parts.runner, parts.prober, parts.limiter
         self.metrics.watch(self.runner.snapshot)
         self.liveness = Liveness(self._stale_after(config))
         self.endpoint: Endpoint | None = None
@@ -204,7 +212,7 @@ class Daemon:
             log.warning("config_listen_ignored", reason="a new listen address needs a restart")
         if new.daemon.overrides != self.config.daemon.overrides:
             self.runner.overrides_store = open_store(new.daemon.overrides, self.session)
-        self.runner.store.limiter.rate = new.daemon.route53_rate
+        self.limiter.rate = new.daemon.route53_rate
         self.runner.reconfigure(new)
         self.liveness.stale_after = self._stale_after(new)
         self.config = new
@@ -212,7 +220,5 @@ class Daemon:
         log.info("config_reloaded", pools=len(new.pools), origins=len(new.all_origins()))
 
 
-def _now() -> object:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)

@@ -61,7 +61,7 @@ class Endpoint:
             def do_GET(self) -> None:
                 endpoint.handle(self)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return None  # scrapes every few seconds would drown the decision log
 
         ThreadingHTTPServer.allow_reuse_address = True
@@ -97,7 +97,11 @@ class Endpoint:
         elif path == "/status":
             self._json(req, 200, to_json(self.snapshot()))
         else:
-            self._json(req, 404, {"error": "not found", "paths": ["/metrics", "/healthz", "/readyz", "/status"]})
+            self._json(
+                req,
+                404,
+                {"error": "not found", "paths": ["/metrics", "/healthz", "/readyz", "/status"]},
+            )
 
     def _json(self, req: BaseHTTPRequestHandler, code: int, doc: object) -> None:
         self._send(req, code, (json.dumps(doc, indent=2) + "\n").encode(), "application/json")

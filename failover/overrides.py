@@ -14,7 +14,7 @@ import boto3
 import botocore.exceptions
 
 from failover.errors import OverrideError
-from failover.model import Action, Override, OriginKey
+from failover.model import Action, OriginKey, Override
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -120,7 +120,10 @@ class S3Store:
     def save(self, overrides: Mapping[OriginKey, Override]) -> None:
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=self.key, Body=encode(overrides), ContentType="application/json"
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=encode(overrides),
+                ContentType="application/json",
             )
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             raise OverrideError(f"{self.location}: {e}") from e

@@ -36,7 +36,9 @@ def diff(pool: Pool, current: Mapping[str, WeightedSet], desired: Desired) -> li
         have = current.get(d.key.origin)
         if have == want:
             continue
-        changes.append(Change(pool=pool.name, old=have, new=want, reason=_why(have, want, d.reason)))
+        changes.append(
+            Change(pool=pool.name, old=have, new=want, reason=_why(have, want, d.reason))
+        )
     return changes
 
 

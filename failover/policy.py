@@ -11,6 +11,7 @@ from failover.model import (
     Desired,
     Health,
     Origin,
+    OriginKey,
     Override,
     Pool,
     ProbeResult,
@@ -18,7 +19,7 @@ from failover.model import (
 )
 
 
-def blind(results: Mapping[object, ProbeResult]) -> bool:
+def blind(results: Mapping[OriginKey, ProbeResult]) -> bool:
     """True when not one probe got an HTTP answer: the prober's own network is suspect.
 
     Any HTTP answer, even a 503, proves the network works; only a round in which

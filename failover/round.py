@@ -250,8 +250,12 @@ class Runner:
         overrides = {k.origin: v for k, v in self.overrides.items() if k.pool == pool.name}
         health = {o.id: self.health.get(o.key, Health()) for o in pool.origins}
         desired = policy.decide(
-            pool, health, {o.id: applied.get(o.id) for o in pool.origins}, overrides,
-            frozen=self.frozen, now=now,
+            pool,
+            health,
+            {o.id: applied.get(o.id) for o in pool.origins},
+            overrides,
+            frozen=self.frozen,
+            now=now,
         )
         previous = self.desired.get(pool.name)
         if desired.failed_open and (previous is None or not previous.failed_open):
@@ -337,7 +341,9 @@ class Runner:
         if safe:
             self._send(zone_id, safe, f"{change_id}r", report, retry=False)
 
-    def _applied(self, batch: list[Change], change_id: str, r53_id: str, report: RoundReport) -> None:
+    def _applied(
+        self, batch: list[Change], change_id: str, r53_id: str, report: RoundReport
+    ) -> None:
         now = self.clock()
         self.metrics.last_apply.set(now)
         for c in batch:

@@ -30,7 +30,9 @@ def canary_age(body: bytes, now: float) -> float | None:
     try:
         doc = json.loads(body)
         stamp = doc["written_at"]
-        written = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
+        written = (
+            datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if written is None or written.tzinfo is None:
@@ -38,7 +40,9 @@ def canary_age(body: bytes, now: float) -> float | None:
     return now - written.timestamp()
 
 
-def classify(origin: Origin, status: int, body: bytes, now: float) -> tuple[Outcome, float | None, str]:
+def classify(
+    origin: Origin, status: int, body: bytes, now: float
+) -> tuple[Outcome, float | None, str]:
     """Outcome, canary age and a short detail for an HTTP answer to a canary GET."""
     if status not in (200, 206):
         return outcome_for_status(status), None, f"HTTP {status}"
@@ -79,7 +83,9 @@ class Prober:
         self._http.clear()
 
     def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
-        return dict(zip((o.key for o in origins), self._executor.map(self.probe, origins), strict=True))
+        return dict(
+            zip((o.key for o in origins), self._executor.map(self.probe, origins), strict=True)
+        )
 
     def probe(self, origin: Origin) -> ProbeResult:
         """One GET of the canary, bounded to `origin.health.timeout` seconds in all."""
@@ -90,12 +96,16 @@ class Prober:
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             # Cannot sign (no credentials, bad endpoint): the daemon's own fault, like a
             # dead network, so it counts as no answer and can freeze writes.
-            return ProbeResult(origin.key, Outcome.CONNECTION, 0.0, detail=f"cannot sign: {type(e).__name__}")
+            return ProbeResult(
+                origin.key, Outcome.CONNECTION, 0.0, detail=f"cannot sign: {type(e).__name__}"
+            )
         status: int | None = None
         try:
             status, body = self._fetch(url, deadline)
         except TimeoutError:
-            return self._result(origin, Outcome.TIMEOUT, started, status, detail="deadline exceeded")
+            return self._result(
+                origin, Outcome.TIMEOUT, started, status, detail="deadline exceeded"
+            )
         except (urllib3.exceptions.HTTPError, OSError) as e:
             outcome = Outcome.TIMEOUT if _is_timeout(e) else Outcome.CONNECTION
             return self._result(origin, outcome, started, status, detail=type(e).__name__)
@@ -163,7 +173,9 @@ class Prober:
                 )
                 self._clients[origin.region] = client
         url = client.generate_presigned_url(
-            "get_object", Params={"Bucket": origin.bucket, "Key": origin.canary}, ExpiresIn=URL_LIFETIME
+            "get_object",
+            Params={"Bucket": origin.bucket, "Key": origin.canary},
+            ExpiresIn=URL_LIFETIME,
         )
         with self._lock:
             self._urls[ident] = (url, now + URL_LIFETIME - URL_REFRESH)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("failover.route53")
 
-RETRYABLE = frozenset({"Throttling", "ThrottlingException", "PriorRequestNotComplete", "ServiceUnavailable"})
+RETRYABLE = frozenset(
+    {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "ServiceUnavailable"}
+)
 PAGE = "300"  # the most Route 53 returns per ListResourceRecordSets page
 
 
@@ -184,7 +186,9 @@ class Route53Store:
             kwargs.update(StartRecordName=_fqdn(start), StartRecordType="TXT")
         seen: set[tuple[str, str, str]] = set()
         while True:
-            page = self._call("ListResourceRecordSets", self.client.list_resource_record_sets, kwargs)
+            page = self._call(
+                "ListResourceRecordSets", self.client.list_resource_record_sets, kwargs
+            )
             fresh = 0
             for rr in page["ResourceRecordSets"]:
                 ident = (rr["Name"], rr["Type"], rr.get("SetIdentifier", ""))
@@ -239,12 +243,16 @@ class Route53Store:
                     raise ConflictError(message) from e
                 if not retry or attempt == self.attempts:
                     message = str(e.response.get("Error", {}).get("Message", ""))
-                    raise Route53Error(f"{operation}: {code} after {attempt} attempt(s): {message}") from e
+                    raise Route53Error(
+                        f"{operation}: {code} after {attempt} attempt(s): {message}"
+                    ) from e
                 self._back_off(operation, attempt, code)
             except (botocore.exceptions.BotoCoreError, OSError) as e:
                 self.observer.route53_request(operation, "error", self._clock() - started)
                 if attempt == self.attempts:
-                    raise Route53Error(f"{operation}: {type(e).__name__} after {attempt} attempts") from e
+                    raise Route53Error(
+                        f"{operation}: {type(e).__name__} after {attempt} attempts"
+                    ) from e
                 self._back_off(operation, attempt, type(e).__name__)
             else:
                 self.observer.route53_request(operation, "ok", self._clock() - started)
@@ -253,7 +261,13 @@ class Route53Store:
 
     def _back_off(self, operation: str, attempt: int, code: str) -> None:
         delay = min(self.backoff_max, self.backoff * 2 ** (attempt - 1)) * (0.5 + self._rand())
-        log.warning("route53_throttled", operation=operation, code=code, attempt=attempt, retry_in=round(delay, 3))
+        log.warning(
+            "route53_throttled",
+            operation=operation,
+            code=code,
+            attempt=attempt,
+            retry_in=round(delay, 3),
+        )
         self._sleep(delay)
 
 
