@@ -40,11 +40,14 @@ Pagination of weighted sets              ListResourceRecordSets honours StartRec
                                          and returns NextRecordIdentifier
 =======================================  ===================================================
 
-Messages marked by AWS documentation or seen in AWS replies: not found, do not match,
-already exists, same TTL, non-weighted set exists, the record limit. The shape of the
-InvalidInput texts, the character-limit text and NoSuchChange's text are modelled on
-AWS's style but not confirmed. AWS documents (but this module does not model) that
-UPSERT-ing a different TTL could rewrite the group's TTL: replies seen from AWS reject it.
+Texts seen in AWS replies: "not found", "do not match the current values", "already
+exists", "weighted sets must contain the same TTL", "a non-weighted set exists". Modelled on
+AWS's style but unconfirmed: the InvalidInput texts, both limit texts (moto's own for
+records), "weighted sets exist" and NoSuchChange's text; match on codes, not on these.
+AWS's guide says an UPSERT with a different TTL rewrites the whole weighted group's TTL,
+but AWS has been seen rejecting it; this module rejects it, so change every set's TTL in
+one batch. Pagination: follow NextRecordName, NextRecordType and NextRecordIdentifier
+(botocore's paginator does), never PageSize alone.
 """
 
 from __future__ import annotations
