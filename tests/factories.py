@@ -1,0 +1,42 @@
+"""Small builders of model values for tests."""
+
+from __future__ import annotations
+
+from failover.model import (
+    Config,
+    DaemonSettings,
+    HealthSettings,
+    Origin,
+    Pool,
+    WeightedSet,
+)
+
+REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
+
+
+def make_pool(
+    name: str = "www",
+    regions: tuple[str, ...] = REGIONS,
+    weights: tuple[int, ...] | None = None,
+    health: HealthSettings | None = None,
+    record: str | None = None,
+    zone_id: str = "Z1",
+    ttl: int = 30,
+) -> Pool:
+    h = health or HealthSettings(timeout=0.5, fall=3, rise=2, hold_down=30.0)
+    ws = weights or tuple(100 for _ in regions)
+    origins = tuple(
+        Origin(name, r, f"{name}-{r}", r, w, "_failover/canary.json", h)
+        for r, w in zip(regions, ws, strict=True)
+    )
+    return Pool(name, record or f"{name}.origin.example.com", zone_id, ttl, origins)
+
+
+def make_config(*pools: Pool, **daemon: object) -> Config:
+    settings = DaemonSettings(**{"interval": 1.0, "listen": "", **daemon})  # type: ignore[arg-type]
+    return Config(settings, HealthSettings(), pools or (make_pool(),))
+
+
+def wset(pool: Pool, origin_id: str, weight: int, ttl: int | None = None) -> WeightedSet:
+    o = pool.origin(origin_id)
+    return WeightedSet(pool.record, o.id, weight, pool.ttl if ttl is None else ttl, (o.endpoint,))

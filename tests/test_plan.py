@@ -1,0 +1,99 @@
+"""Planning: diff against what Route 53 holds, the all-zero gate, batching within limits."""
+
+from __future__ import annotations
+
+from failover import plan
+from failover.model import Change, Decision, Desired, WeightedSet
+from tests.factories import make_pool, wset
+
+POOL = make_pool()
+A, B, C = (o.id for o in POOL.origins)
+
+
+def desired(*weights: int | None, reason: str = "up") -> Desired:
+    return Desired(
+        POOL.name,
+        tuple(Decision(o.key, w, reason) for o, w in zip(POOL.origins, weights, strict=True)),
+    )
+
+
+def current(*weights: int) -> dict[str, WeightedSet]:
+    return {o.id: wset(POOL, o.id, w) for o, w in zip(POOL.origins, weights, strict=True)}
+
+
+def test_no_change_when_route53_already_holds_the_desired_weights() -> None:
+    assert plan.diff(POOL, current(100, 100, 100), desired(100, 100, 100)) == []
+
+
+def test_a_weight_change_replaces_exactly_the_set_it_read() -> None:
+    now = current(100, 100, 100)
+    [c] = plan.diff(POOL, now, desired(0, 100, 100, reason="down"))
+    assert c.old == now[A] and c.new.weight == 0 and c.reason == "down"
+
+
+def test_a_missing_configured_set_is_created_with_the_pool_ttl() -> None:
+    now = current(100, 100, 100)
+    del now[B]
+    [c] = plan.diff(POOL, now, desired(100, 100, 100))
+    assert c.old is None and c.new.ttl == POOL.ttl and c.reason == "missing"
+
+
+def test_a_set_with_a_drifted_ttl_is_corrected() -> None:
+    now = current(100, 100, 100)
+    now[C] = wset(POOL, C, 100, ttl=300)
+    [c] = plan.diff(POOL, now, desired(100, 100, 100))
+    assert c.new.ttl == POOL.ttl and c.reason == "ttl_drift"
+
+
+def test_no_opinion_means_no_change() -> None:
+    assert plan.diff(POOL, current(5, 100, 100), desired(None, 100, 100)) == []
+
+
+def test_sets_the_config_does_not_know_are_reported_and_never_touched() -> None:
+    now = current(100, 100, 100)
+    now["legacy"] = WeightedSet(POOL.record, "legacy", 10, POOL.ttl, ("x.s3.eu-west-1.amazonaws.com",))
+    changes = plan.diff(POOL, now, desired(0, 0, 100))
+    assert all(c.new.set_id != "legacy" for c in changes)
+    assert plan.unknown_sets(POOL, now) == ["legacy"]
+
+
+def test_the_gate_refuses_changes_that_leave_every_weight_at_zero() -> None:
+    now = current(100, 0, 0)
+    changes = plan.diff(POOL, now, desired(0, 0, 0))
+    assert plan.gate(now, changes) is not None
+
+
+def test_the_gate_counts_sets_outside_the_config() -> None:
+    now = current(100, 0, 0)
+    now["legacy"] = WeightedSet(POOL.record, "legacy", 10, POOL.ttl, ("x",))
+    assert plan.gate(now, plan.diff(POOL, now, desired(0, 0, 0))) is None
+
+
+def test_the_gate_allows_a_safe_change() -> None:
+    now = current(100, 100, 0)
+    assert plan.gate(now, plan.diff(POOL, now, desired(0, 100, 0))) is None
+
+
+def change(i: int, value: str = "b.s3.eu-west-1.amazonaws.com") -> Change:
+    old = WeightedSet("n", f"s{i}", 1, 60, (value,))
+    return Change("p", old, WeightedSet("n", f"s{i}", 0, 60, (value,)), "down")
+
+
+def test_batches_respect_the_element_limit_and_keep_each_swap_whole() -> None:
+    changes = [change(i) for i in range(1200)]  # 2 elements each
+    out = plan.batches(changes)
+    assert [len(b) for b in out] == [500, 500, 200]
+    assert [c for b in out for c in b] == changes
+
+
+def test_batches_respect_the_character_limit() -> None:
+    changes = [change(i, "v" * 198) for i in range(200)]  # 2 × 200 characters each
+    out = plan.batches(changes)
+    assert [len(b) for b in out] == [80, 80, 40]
+    for b in out:
+        assert sum(plan.cost(c)[1] for c in b) <= plan.MAX_CHARS
+
+
+def test_one_request_is_enough_when_everything_fits() -> None:
+    assert len(plan.batches([change(i) for i in range(10)])) == 1
+    assert plan.batches([]) == []

@@ -1,0 +1,148 @@
+"""Weight policy: precedence, fail open, blind-prober freeze, slow start, drain refusal."""
+
+from __future__ import annotations
+
+import pytest
+
+from failover import policy
+from failover.model import (
+    Action,
+    Health,
+    HealthSettings,
+    OriginKey,
+    Outcome,
+    Override,
+    ProbeResult,
+    State,
+)
+from tests.factories import make_pool
+
+POOL = make_pool(weights=(100, 50, 10))
+UP, DOWN, UNKNOWN = Health(State.UP), Health(State.DOWN), Health()
+IDS = [o.id for o in POOL.origins]
+
+
+def decide(states: list[Health], applied: list[int | None] | None = None,
+           overrides: dict[str, Action] | None = None, frozen: bool = False, now: float = 0.0,
+           pool=POOL):  # type: ignore[no-untyped-def]
+    ids = [o.id for o in pool.origins]
+    ovs = {
+        i: Override(OriginKey(pool.name, i), a, "ops@host", 0.0, "test")
+        for i, a in (overrides or {}).items()
+    }
+    return policy.decide(
+        pool,
+        dict(zip(ids, states, strict=True)),
+        dict(zip(ids, applied or [100, 50, 10], strict=True)),
+        ovs,
+        frozen=frozen,
+        now=now,
+    )
+
+
+def weights(d) -> list[int | None]:  # type: ignore[no-untyped-def]
+    return [x.weight for x in d.decisions]
+
+
+def test_healthy_origins_get_their_configured_weights() -> None:
+    assert weights(decide([UP, UP, UP])) == [100, 50, 10]
+
+
+def test_a_down_origin_gets_zero() -> None:
+    d = decide([UP, DOWN, UP])
+    assert weights(d) == [100, 0, 10]
+    assert d.decisions[1].reason == "down"
+
+
+def test_all_but_one_down_keeps_the_last_one_serving() -> None:
+    d = decide([DOWN, DOWN, UP])
+    assert weights(d) == [0, 0, 10] and not d.failed_open
+
+
+def test_every_origin_down_fails_open_to_the_configured_weights() -> None:
+    d = decide([DOWN, DOWN, DOWN])
+    assert d.failed_open
+    assert weights(d) == [100, 50, 10]
+    assert {x.reason for x in d.decisions} == {"failed_open"}
+
+
+def test_unknown_keeps_what_route53_has() -> None:
+    d = decide([UNKNOWN, UP, UNKNOWN], applied=[0, 50, 7])
+    assert weights(d) == [0, 50, 7]
+
+
+def test_unknown_with_a_missing_set_waits_for_evidence() -> None:
+    d = decide([UNKNOWN, UP, UP], applied=[None, 50, 10])
+    assert weights(d) == [None, 50, 10]
+
+
+def test_unknown_at_zero_and_the_rest_down_fails_open() -> None:
+    d = decide([UNKNOWN, DOWN, DOWN], applied=[0, 50, 10])
+    assert d.failed_open
+
+
+def test_frozen_has_no_opinion_on_any_origin() -> None:
+    d = decide([DOWN, DOWN, UP], frozen=True)
+    assert d.frozen and weights(d) == [None, None, None]
+
+
+def test_pin_wins_over_drain_and_health() -> None:
+    d = decide([DOWN, UP, UP], overrides={IDS[0]: Action.PIN})
+    assert weights(d)[0] == 100 and d.decisions[0].reason == "pinned"
+
+
+def test_drain_wins_over_health() -> None:
+    d = decide([UP, UP, UP], overrides={IDS[0]: Action.DRAIN})
+    assert weights(d) == [0, 50, 10]
+
+
+def test_drain_wins_over_unknown() -> None:
+    d = decide([UNKNOWN, UP, UP], overrides={IDS[0]: Action.DRAIN})
+    assert weights(d)[0] == 0
+
+
+def test_draining_the_last_serving_origin_fails_open() -> None:
+    d = decide([UP, DOWN, DOWN], overrides={IDS[0]: Action.DRAIN})
+    assert d.failed_open and weights(d) == [100, 50, 10]
+
+
+def test_slow_start_brings_a_recovered_origin_back_in_steps() -> None:
+    pool = make_pool(weights=(100, 100, 100), health=HealthSettings(slow_start=40.0))
+    back = Health(State.UP, up_since=0.0)
+    seen = [weights(decide([back, UP, UP], applied=[0, 100, 100], now=t, pool=pool))[0]
+            for t in (0, 10, 20, 30, 40)]
+    assert seen == [25, 50, 75, 100, 100]
+
+
+def test_slow_start_never_rounds_a_positive_weight_to_zero() -> None:
+    pool = make_pool(weights=(1, 100, 100), health=HealthSettings(slow_start=40.0))
+    d = decide([Health(State.UP, up_since=0.0), UP, UP], applied=[0, 100, 100], pool=pool)
+    assert weights(d)[0] == 1
+
+
+def result(outcome: Outcome) -> ProbeResult:
+    return ProbeResult(OriginKey("www", "x"), outcome, 0.1)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "blind"),
+    [
+        ([Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.TIMEOUT], True),
+        ([Outcome.TIMEOUT, Outcome.HTTP_5XX, Outcome.TIMEOUT], False),  # one answer proves the network
+        ([Outcome.HTTP_5XX] * 3, False),  # every region answering 503 is a real outage
+        ([Outcome.OK, Outcome.TIMEOUT], False),
+        ([], False),
+    ],
+)
+def test_blind_only_when_no_probe_got_any_http_answer(outcomes: list[Outcome], blind: bool) -> None:
+    results = {OriginKey("www", str(i)): result(o) for i, o in enumerate(outcomes)}
+    assert policy.blind(results) is blind
+
+
+def test_serving_counts_origins_left_carrying_weight_after_overrides() -> None:
+    key = OriginKey(POOL.name, IDS[0])
+    drain = {IDS[0]: Override(key, Action.DRAIN, "a", 0.0, "r")}
+    assert policy.serving(POOL, {IDS[0]: 100, IDS[1]: 0, IDS[2]: 0}, drain) == 0
+    assert policy.serving(POOL, {IDS[0]: 100, IDS[1]: 50, IDS[2]: 0}, drain) == 1
+    pin = {IDS[2]: Override(OriginKey(POOL.name, IDS[2]), Action.PIN, "a", 0.0, "r")}
+    assert policy.serving(POOL, {IDS[0]: 0, IDS[1]: 0, IDS[2]: 0}, pin) == 1
