@@ -6,7 +6,6 @@ import dataclasses
 import datetime
 import difflib
 import ipaddress
-import json
 import math
 import re
 import tomllib
@@ -69,11 +68,18 @@ def _show(v: object) -> str:
     if isinstance(v, int):
         return str(v) if v.bit_length() <= 64 else "a number too large to use"
     if isinstance(v, str):
-        shown = json.dumps(v if len(v) <= 80 else v[:77] + "...", ensure_ascii=False)
-        return shown.encode("utf-8", "backslashreplace").decode("utf-8")
+        v = v if len(v) <= 80 else v[:77] + "..."
+        return (
+            '"' + "".join(c if c.isprintable() and c not in '"\\' else _escape(c) for c in v) + '"'
+        )
     if isinstance(v, float):
         return repr(v)
     return _type_name(v)
+
+
+def _escape(c: str) -> str:
+    """One character as an escape, so a message never carries a line break or control code."""
+    return '\\"' if c == '"' else c.encode("unicode_escape").decode("ascii")
 
 
 def _type_name(v: object) -> str:
@@ -276,7 +282,8 @@ def _value(v: object, f: Field) -> tuple[object, str | None]:
         return None, f"expected {want}, got {_type_name(v)} {_show(v)}"
     if isinstance(v, int | float) and not isinstance(v, bool):
         if f.lo is not None and (v <= f.lo if f.lo_open else v < f.lo):
-            return None, f"must be {'>' if f.lo_open else '≥'} {f.lo:g}, got {_show(v)}"
+            least = "more than" if f.lo_open else "at least"
+            return None, f"must be {least} {f.lo:g}, got {_show(v)}"
         if f.hi is not None and v > f.hi:
             return None, f"must be at most {f.hi:,g}, got {_show(v)}"
         v = float(v) if f.kind is float else v
@@ -399,12 +406,11 @@ def _pool(
         )
         if "weight" not in obad:
             weights.append(ovalues.get("weight", DEFAULT_WEIGHT))
-        if "id" in ovalues:
-            if ovalues["id"] in ids:
-                problems.add(
-                    f"{at}.id", f"{_show(ovalues['id'])} is also origins[{ids[ovalues['id']]}]'s id"
-                )
-            ids.setdefault(ovalues["id"], i)
+        oid = ovalues.get("id")
+        if oid in ids:
+            problems.add(f"{at}.id", f"{_show(oid)} is also origins[{ids[oid]}]'s id")
+        elif oid is not None:
+            ids[oid] = i
         if not obad:
             ovalues.setdefault("weight", DEFAULT_WEIGHT)
             ovalues.setdefault("canary", DEFAULT_CANARY)
@@ -517,7 +523,7 @@ def load(path: str | None, environ: Mapping[str, str]) -> Config:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as e:
-            raise ConfigError([f"{path}: cannot read: {e.strerror or e}"], path) from None
+            raise ConfigError([f"{path}: cannot read ({e.strerror or e})"]) from None
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
