@@ -9,8 +9,13 @@ S = HealthSettings(fall=3, rise=2, hold_down=30.0, hold_down_max=240.0, slow_sta
 OK, BAD = Outcome.OK, Outcome.HTTP_5XX
 
 
-def run(h: Health, outcomes: list[Outcome], start: float = 0.0, step: float = 1.0,
-        settings: HealthSettings = S) -> tuple[Health, float]:
+def run(
+    h: Health,
+    outcomes: list[Outcome],
+    start: float = 0.0,
+    step: float = 1.0,
+    settings: HealthSettings = S,
+) -> tuple[Health, float]:
     t = start
     for o in outcomes:
         h = health.step(h, o, t, settings)

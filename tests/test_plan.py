@@ -51,7 +51,9 @@ def test_no_opinion_means_no_change() -> None:
 
 def test_sets_the_config_does_not_know_are_reported_and_never_touched() -> None:
     now = current(100, 100, 100)
-    now["legacy"] = WeightedSet(POOL.record, "legacy", 10, POOL.ttl, ("x.s3.eu-west-1.amazonaws.com",))
+    now["legacy"] = WeightedSet(
+        POOL.record, "legacy", 10, POOL.ttl, ("x.s3.eu-west-1.amazonaws.com",)
+    )
     changes = plan.diff(POOL, now, desired(0, 0, 100))
     assert all(c.new.set_id != "legacy" for c in changes)
     assert plan.unknown_sets(POOL, now) == ["legacy"]

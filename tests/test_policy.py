@@ -22,9 +22,14 @@ UP, DOWN, UNKNOWN = Health(State.UP), Health(State.DOWN), Health()
 IDS = [o.id for o in POOL.origins]
 
 
-def decide(states: list[Health], applied: list[int | None] | None = None,
-           overrides: dict[str, Action] | None = None, frozen: bool = False, now: float = 0.0,
-           pool=POOL):  # type: ignore[no-untyped-def]
+def decide(
+    states: list[Health],
+    applied: list[int | None] | None = None,
+    overrides: dict[str, Action] | None = None,
+    frozen: bool = False,
+    now: float = 0.0,
+    pool=POOL,
+):  # type: ignore[no-untyped-def]
     ids = [o.id for o in pool.origins]
     ovs = {
         i: Override(OriginKey(pool.name, i), a, "ops@host", 0.0, "test")
@@ -109,8 +114,10 @@ def test_draining_the_last_serving_origin_fails_open() -> None:
 def test_slow_start_brings_a_recovered_origin_back_in_steps() -> None:
     pool = make_pool(weights=(100, 100, 100), health=HealthSettings(slow_start=40.0))
     back = Health(State.UP, up_since=0.0)
-    seen = [weights(decide([back, UP, UP], applied=[0, 100, 100], now=t, pool=pool))[0]
-            for t in (0, 10, 20, 30, 40)]
+    seen = [
+        weights(decide([back, UP, UP], applied=[0, 100, 100], now=t, pool=pool))[0]
+        for t in (0, 10, 20, 30, 40)
+    ]
     assert seen == [25, 50, 75, 100, 100]
 
 
@@ -128,7 +135,10 @@ def result(outcome: Outcome) -> ProbeResult:
     ("outcomes", "blind"),
     [
         ([Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.TIMEOUT], True),
-        ([Outcome.TIMEOUT, Outcome.HTTP_5XX, Outcome.TIMEOUT], False),  # one answer proves the network
+        (
+            [Outcome.TIMEOUT, Outcome.HTTP_5XX, Outcome.TIMEOUT],
+            False,
+        ),  # one answer proves the network
         ([Outcome.HTTP_5XX] * 3, False),  # every region answering 503 is a real outage
         ([Outcome.OK, Outcome.TIMEOUT], False),
         ([], False),

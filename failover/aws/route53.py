@@ -183,7 +183,7 @@ class Route53Store:
     def _scan(self, zone_id: str, start: str | None) -> Iterable[Any]:
         kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "MaxItems": PAGE}
         if start is not None:
-            kwargs.update(StartRecordName=_fqdn(start), StartRecordType="TXT")
+            kwargs.update(StartRecordName=_fqdn(start))
         seen: set[tuple[str, str, str]] = set()
         while True:
             page = self._call(

@@ -2,8 +2,10 @@
 
 moto never throttles. A handler on ``before-send.route53.<Operation>`` answers in place of
 the wire with the bytes Route 53 sends (restxml ``ErrorResponse``), so botocore parses,
-classifies and retries it exactly as it would a real reply. It works on a client or a
-session, under ``mock_aws()`` and against a moto server alike.
+classifies and retries it exactly as it would a real reply. Use it against a moto
+server (or any HTTP endpoint): there the injected reply replaces the request. Under
+in-process ``mock_aws()`` botocore still calls moto's own ``before-send`` handler, which
+applies the change, so a "throttled" write would land anyway.
 
     handle = inject_route53_fault(client, "ChangeResourceRecordSets", "throttling", times=2)
     ...

@@ -1,0 +1,303 @@
+"""Whole rounds against the strict Route 53: failover, recovery, fail-open, freeze, races, drift."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
+
+from failover.metrics import Metrics
+from failover.model import (
+    Action,
+    HealthSettings,
+    Origin,
+    OriginKey,
+    Outcome,
+    Override,
+    ProbeResult,
+)
+from failover.overrides import FileStore
+from failover.round import Runner
+from tests.conftest import Zone
+from tests.factories import make_config, make_pool
+
+H = HealthSettings(timeout=0.5, fall=3, rise=2, hold_down=10.0, hold_down_max=80.0)
+POOL = make_pool(record="www.example.com", health=H)
+A, B, C = (o.id for o in POOL.origins)
+ALL = {A: 100, B: 100, C: 100}
+
+
+class ScriptedProber:
+    """Stands in for the network: each origin answers what the test says."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, Outcome] = {}
+
+    def set(self, outcome: Outcome, *ids: str) -> None:
+        for i in ids or (A, B, C):
+            self.outcomes[i] = outcome
+
+    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
+        return {
+            o.key: ProbeResult(o.key, self.outcomes.get(o.id, Outcome.OK), 0.01) for o in origins
+        }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class World:
+    def __init__(self, zone: Zone, tmp: Path, **daemon: object) -> None:
+        self.zone = zone
+        self.prober = ScriptedProber()
+        self.clock = Clock()
+        self.registry = CollectorRegistry()
+        self.overrides = FileStore(tmp / "overrides.json")
+        self.config = make_config(dataclasses.replace(POOL, zone_id=zone.id), **daemon)
+        self.runner = self.new_runner()
+
+    def new_runner(self) -> Runner:
+        metrics = Metrics(CollectorRegistry())
+        return Runner(
+            self.config, self.prober, self.zone.store, self.overrides, metrics, clock=self.clock
+        )
+
+    def rounds(self, n: int, runner: Runner | None = None) -> None:
+        for _ in range(n):
+            report = (runner or self.runner).run_round()
+            assert report.error == ""
+            self.clock.t += 1.0
+
+    def weights(self) -> dict[str, int]:
+        return self.zone.weights(POOL)
+
+
+@pytest.fixture
+def world(zone: Zone, tmp_path: Path) -> World:
+    zone.put(POOL, ALL)
+    return World(zone, tmp_path)
+
+
+def test_a_steady_healthy_world_writes_nothing(world: World) -> None:
+    with capture_logs() as logs:
+        world.rounds(10)
+    assert world.weights() == ALL
+    assert not [e for e in logs if e["event"].startswith("weights_")]
+
+
+def test_a_failing_region_loses_its_weight_after_fall_probes(world: World) -> None:
+    world.rounds(2)
+    world.prober.set(Outcome.HTTP_5XX, A)
+    world.rounds(2)
+    assert world.weights()[A] == 100  # two failures: not yet
+    with capture_logs() as logs:
+        world.rounds(1)
+    assert world.weights() == {A: 0, B: 100, C: 100}
+    events = {e["event"]: e for e in logs}
+    assert events["origin_marked_down"]["origin"] == A
+    planned, applied = events["weights_planned"], events["weights_applied"]
+    assert planned["change_id"] == applied["change_id"]
+    assert applied["changes"] == [
+        {"pool": "www", "origin": A, "from": 100, "to": 0, "reason": "down"}
+    ]
+
+
+def test_a_recovered_region_returns_after_rise_and_hold_down(world: World) -> None:
+    world.rounds(2)
+    world.prober.set(Outcome.TIMEOUT, A)
+    world.rounds(3)  # down at the third failure
+    world.prober.set(Outcome.OK, A)
+    world.rounds(9)  # rise is reached at once, but the 10 s hold-down holds
+    assert world.weights()[A] == 0
+    world.rounds(2)
+    assert world.weights()[A] == 100
+
+
+def test_every_region_failing_never_writes_all_zero_and_fails_open(world: World) -> None:
+    world.rounds(2)
+    world.prober.set(Outcome.HTTP_5XX, A)
+    world.rounds(3)
+    assert world.weights() == {A: 0, B: 100, C: 100}
+    world.prober.set(Outcome.HTTP_5XX)
+    with capture_logs() as logs:
+        world.rounds(5)
+    assert any(w > 0 for w in world.weights().values())
+    assert world.weights() == ALL  # fail open: the configured weights, nothing black-holed
+    assert "pool_failed_open" in {e["event"] for e in logs}
+    snap = world.runner.snapshot()
+    assert snap.pools[0].failed_open
+
+
+def test_a_blind_prober_freezes_writes(world: World) -> None:
+    world.rounds(2)
+    world.prober.set(Outcome.HTTP_5XX, A)
+    world.rounds(3)
+    world.prober.set(Outcome.TIMEOUT)  # the daemon's own network is cut
+    with capture_logs() as logs:
+        world.rounds(6)
+    assert world.weights() == {A: 0, B: 100, C: 100}  # what Route 53 had, untouched
+    assert "writes_frozen" in {e["event"] for e in logs}
+    assert world.runner.snapshot().frozen
+    world.prober.set(Outcome.OK)
+    with capture_logs() as logs:
+        world.rounds(1)
+    assert "writes_unfrozen" in {e["event"] for e in logs}
+
+
+def test_dry_run_decides_and_logs_but_never_writes(zone: Zone, tmp_path: Path) -> None:
+    zone.put(POOL, ALL)
+    w = World(zone, tmp_path, dry_run=True)
+    w.prober.set(Outcome.HTTP_404, A)
+    with capture_logs() as logs:
+        w.rounds(6)
+    assert w.weights() == ALL
+    planned = [e for e in logs if e["event"] == "weights_planned"]
+    assert planned and all(e["dry_run"] for e in planned)
+    assert not [e for e in logs if e["event"] == "weights_applied"]
+
+
+def test_a_drain_override_takes_effect_within_one_round_and_undrain_restores(world: World) -> None:
+    world.rounds(2)
+    key = OriginKey("www", B)
+    world.overrides.save({key: Override(key, Action.DRAIN, "ops@host", 0.0, "maintenance")})
+    world.rounds(1)
+    assert world.weights()[B] == 0
+    assert world.runner.snapshot().pools[0].origins[1].override is not None
+    world.overrides.save({})
+    world.rounds(1)
+    assert world.weights()[B] == 100
+
+
+def test_a_missing_configured_set_is_created_once_there_is_evidence(
+    zone: Zone, tmp_path: Path
+) -> None:
+    zone.put(POOL, {A: 100, B: 100})
+    w = World(zone, tmp_path)
+    w.rounds(1)
+    assert C not in w.weights()  # unknown: no evidence yet
+    w.rounds(1)
+    assert w.weights() == ALL
+
+
+def test_sets_outside_the_config_are_left_untouched_and_reported(
+    zone: Zone, tmp_path: Path
+) -> None:
+    other = make_pool(record="www.example.com", regions=("sa-east-1",), health=H)
+    zone.put(other, {"sa-east-1": 3})
+    zone.put(POOL, ALL)
+    w = World(zone, tmp_path)
+    with capture_logs() as logs:
+        w.prober.set(Outcome.HTTP_5XX, A)
+        w.rounds(5)
+    assert w.weights() == {A: 0, B: 100, C: 100, "sa-east-1": 3}
+    found = [e for e in logs if e["event"] == "unknown_records_found"]
+    assert found and found[0]["sets"] == ["sa-east-1"]
+
+
+def test_a_human_edit_is_noticed_on_resync_and_corrected(zone: Zone, tmp_path: Path) -> None:
+    zone.put(POOL, ALL)
+    w = World(zone, tmp_path, resync=5.0)
+    w.rounds(3)
+    zone.put(POOL, {B: 42})
+    with capture_logs() as logs:
+        w.rounds(6)
+    assert w.weights() == ALL
+    events = [e["event"] for e in logs]
+    assert "drift_detected" in events and "drift_corrected" in events
+
+
+def test_a_conflict_on_one_record_does_not_block_the_others(zone: Zone, tmp_path: Path) -> None:
+    """A hand edit between read and write: the other origin fails over in the same round."""
+    zone.put(POOL, ALL)
+    w = World(zone, tmp_path, resync=3600.0)
+    w.rounds(2)
+    w.prober.set(Outcome.HTTP_5XX, A, B)
+    w.rounds(2)
+    zone.put(POOL, {B: 60})  # a human, after the daemon's last read
+    with capture_logs() as logs:
+        report = w.runner.run_round()
+    assert w.weights()[A] == 0  # re-sent in the same round
+    assert [c.new.set_id for c in report.conflicts] == [B]
+    assert "change_conflict" in {e["event"] for e in logs}
+    w.clock.t += 1
+    w.rounds(1)
+    assert w.weights() == {A: 0, B: 0, C: 100}  # re-decided next round
+
+
+def test_two_daemons_on_the_same_records_never_lose_an_update(zone: Zone, tmp_path: Path) -> None:
+    zone.put(POOL, ALL)
+    w = World(zone, tmp_path, resync=3600.0)
+    second = w.new_runner()
+    for _ in range(2):
+        w.runner.run_round()
+        second.run_round()
+        w.clock.t += 1
+    w.prober.set(Outcome.HTTP_5XX, A)
+    for _ in range(3):
+        w.runner.run_round()
+        report = second.run_round()  # read the world before the first one wrote
+        w.clock.t += 1
+    assert w.weights() == {A: 0, B: 100, C: 100}
+    assert report.applied and not report.conflicts  # it saw its change already in place
+    w.prober.set(Outcome.HTTP_5XX, B)
+    for _ in range(3):
+        second.run_round()
+        w.runner.run_round()
+        w.clock.t += 1
+    assert w.weights() == {A: 0, B: 0, C: 100}
+
+
+def test_a_restarted_daemon_changes_nothing_before_it_has_evidence(
+    zone: Zone, tmp_path: Path
+) -> None:
+    zone.put(POOL, {A: 0, B: 100, C: 100})
+    w = World(zone, tmp_path)
+    with capture_logs() as logs:
+        w.rounds(1)
+    assert not [e for e in logs if e["event"] == "weights_planned"]
+    w.rounds(3)
+    assert w.weights()[A] == 0  # healthy again, but held down from the restart
+    w.rounds(8)
+    assert w.weights()[A] == 100
+
+
+def test_metrics_show_health_weights_and_probe_outcomes(world: World) -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    runner = Runner(
+        world.config, world.prober, world.zone.store, world.overrides, metrics, clock=world.clock
+    )
+    metrics.watch(runner.snapshot)
+    world.prober.set(Outcome.HTTP_403, A)
+    world.rounds(3, runner)
+    get = registry.get_sample_value
+    assert get("failover_origin_healthy", {"pool": "www", "origin": A}) == 0
+    assert get("failover_origin_healthy", {"pool": "www", "origin": B}) == 1
+    assert get("failover_origin_weight", {"pool": "www", "origin": A, "kind": "applied"}) == 0
+    assert get("failover_origin_weight", {"pool": "www", "origin": B, "kind": "desired"}) == 100
+    assert get("failover_probe_total", {"pool": "www", "origin": A, "outcome": "http_403"}) == 3
+    assert get("failover_origin_transitions_total", {"pool": "www", "origin": A, "to": "down"}) == 1
+    assert get("failover_writes_frozen") == 0
+    assert get("failover_pool_failed_open", {"pool": "www"}) == 0
+    assert get("failover_last_apply_timestamp_seconds") == world.clock.t - 1
+
+
+def test_a_round_that_hits_an_unexpected_error_reports_it_and_never_raises(world: World) -> None:
+    class Broken(ScriptedProber):
+        def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
+            raise RuntimeError("boom")
+
+    world.runner.prober = Broken()
+    with capture_logs() as logs:
+        report = world.runner.run_round()
+    assert "RuntimeError: boom" in report.error
+    assert logs[-1]["event"] == "round_failed"

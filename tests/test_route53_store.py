@@ -1,0 +1,173 @@
+"""The Route 53 adapter against moto made strict: reads, compare-and-swap, retries, rate limit."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from prometheus_client import CollectorRegistry
+
+from failover.aws.route53 import RateLimiter, Route53Store, parse_txt
+from failover.errors import ConflictError, Route53Error
+from failover.metrics import Metrics
+from failover.model import Change
+from failover.sandbox.faults import inject_route53_fault
+from tests.conftest import Zone
+from tests.factories import make_pool, wset
+
+POOL = make_pool(record="www.example.com")
+A, B, C = (o.id for o in POOL.origins)
+
+
+@pytest.mark.parametrize(
+    ("raw", "joined"),
+    [
+        ('"abc"', "abc"),
+        ('"a" "b"', "ab"),
+        ('"with \\"quote\\""', 'with "quote"'),
+        ('"back\\\\slash"', "back\\slash"),
+        ('"\\101"', "A"),  # Route 53 escapes as octal
+    ],
+)
+def test_txt_values_are_unquoted_and_joined(raw: str, joined: str) -> None:
+    assert parse_txt(raw) == joined
+
+
+def test_read_returns_the_weighted_sets_and_reports_other_records(zone: Zone) -> None:
+    zone.put(POOL, {A: 100, B: 0})
+    zone.client.change_resource_record_sets(  # type: ignore[attr-defined]
+        HostedZoneId=zone.id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": "www.example.com.",
+                        "Type": "A",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "192.0.2.1"}],
+                    },
+                }
+            ]
+        },
+    )
+    rec = zone.store.read(zone.id, [POOL.record])[POOL.record]
+    assert rec.sets == {A: wset(POOL, A, 100), B: wset(POOL, B, 0)}
+    assert rec.other == ("A",)
+
+
+def test_read_of_many_names_scans_the_zone_across_pages(zone: Zone) -> None:
+    pools = [make_pool(name=f"site{i}", record=f"site{i}.example.com") for i in range(120)]
+    for p in pools:
+        zone.put(p, {o.id: 100 for o in p.origins})
+    found = zone.store.read(zone.id, [p.record for p in pools])  # 360 sets: two pages
+    assert len(found) == 120
+    assert all(len(r.sets) == 3 for r in found.values())
+
+
+def test_a_compare_and_swap_replaces_the_set_it_read(zone: Zone) -> None:
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    zone.store.change(zone.id, [Change("www", wset(POOL, A, 100), wset(POOL, A, 0), "down")], "t")
+    assert zone.weights(POOL) == {A: 0, B: 100, C: 100}
+
+
+def test_a_stale_compare_and_swap_is_a_conflict_and_changes_nothing(zone: Zone) -> None:
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    zone.put(POOL, {A: 7})  # someone else, after we read
+    with pytest.raises(ConflictError):
+        zone.store.change(
+            zone.id,
+            [
+                Change("www", wset(POOL, B, 100), wset(POOL, B, 0), "down"),
+                Change("www", wset(POOL, A, 100), wset(POOL, A, 0), "down"),
+            ],
+            "t",
+        )
+    assert zone.weights(POOL) == {A: 7, B: 100, C: 100}
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome"),
+    [
+        ("throttling", "throttled"),
+        ("prior_request_not_complete", "busy"),
+        ("service_unavailable", "server_error"),
+    ],
+)
+def test_throttling_a_busy_zone_and_503s_are_retried_with_backoff(
+    zone: Zone, kind: str, outcome: str
+) -> None:
+    zone.put(POOL, {A: 100})
+    slept: list[float] = []
+    registry = CollectorRegistry()
+    store = Route53Store(
+        zone.client,  # type: ignore[arg-type]
+        RateLimiter(1000.0),
+        observer=Metrics(registry),
+        sleep=slept.append,
+        rand=lambda: 0.5,
+    )
+    with inject_route53_fault(zone.client, "ChangeResourceRecordSets", kind, times=2):  # type: ignore[arg-type]
+        store.change(zone.id, [Change("www", wset(POOL, A, 100), wset(POOL, A, 5), "x")], "t")
+    assert zone.weights(POOL) == {A: 5}
+    assert slept == [0.2, 0.4]  # exponential; jitter is 0.5-1.5x, fixed at 1x here
+    op = "ChangeResourceRecordSets"
+    get = registry.get_sample_value
+    assert get("failover_route53_requests_total", {"operation": op, "outcome": outcome}) == 2
+    assert get("failover_route53_requests_total", {"operation": op, "outcome": "ok"}) == 1
+
+
+def test_retries_run_out_into_a_route53_error(zone: Zone) -> None:
+    zone.put(POOL, {A: 100})
+    store = Route53Store(zone.client, RateLimiter(1000.0), attempts=3, sleep=lambda s: None)  # type: ignore[arg-type]
+    with (
+        inject_route53_fault(
+            zone.client, "ChangeResourceRecordSets", "throttling", times=None
+        ) as h,
+        pytest.raises(Route53Error, match="Throttling after 3"),
+    ):
+        store.change(zone.id, [Change("www", wset(POOL, A, 100), wset(POOL, A, 5), "x")], "t")
+    assert h.injected == 3
+    assert zone.weights(POOL) == {A: 100}
+
+
+def test_a_timeout_is_retried(zone: Zone) -> None:
+    zone.put(POOL, {A: 100})
+    with inject_route53_fault(zone.client, "ListResourceRecordSets", "read_timeout", times=1) as h:
+        assert zone.weights(POOL) == {A: 100}
+    assert h.injected == 1
+
+
+def test_a_non_retryable_error_is_wrapped_not_leaked(zone: Zone) -> None:
+    with pytest.raises(Route53Error, match="NoSuchHostedZone"):
+        zone.store.read("ZNOSUCHZONE", [POOL.record])
+
+
+def test_the_rate_limiter_spaces_calls_beyond_the_burst() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(s: float) -> None:
+        waits.append(s)
+        now[0] += s
+
+    limiter = RateLimiter(5.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(15):
+        limiter.acquire()
+    assert now[0] == pytest.approx(2.0)  # burst of 5, then 10 more at 5/s
+    assert all(w == pytest.approx(0.2) for w in waits)
+
+
+def test_a_lost_response_surfaces_after_retry_as_a_conflict(zone: Zone) -> None:
+    """The write landed, its answer was lost; the retry's DELETE no longer matches."""
+    zone.put(POOL, {A: 100})
+    fired = []
+
+    def lose_answer(**kwargs: object) -> None:
+        if not fired:
+            fired.append(1)
+            raise ReadTimeoutError(endpoint_url="lost")
+
+    zone.client.meta.events.register("after-call.route53.ChangeResourceRecordSets", lose_answer)  # type: ignore[attr-defined]
+    with pytest.raises(ConflictError):
+        zone.store.change(zone.id, [Change("www", wset(POOL, A, 100), wset(POOL, A, 0), "x")], "t")
+    assert zone.weights(POOL) == {A: 0}
