@@ -50,7 +50,8 @@ def test_a_success_between_failures_resets_the_count() -> None:
 
 def test_coming_back_waits_for_the_hold_down_even_with_enough_successes() -> None:
     h, t = run(Health(), [OK, OK, BAD, BAD, BAD])  # down at t=4
-    assert h.state is State.DOWN and h.down_since == 4.0
+    assert h.state is State.DOWN
+    assert h.down_since == 4.0
     h, t = run(h, [OK] * 20, start=t)  # t = 5..24: hold-down until 34
     assert h.state is State.DOWN
     h, t = run(h, [OK] * 11, start=t)  # reaches t = 34 and beyond
@@ -87,7 +88,8 @@ def test_a_long_stable_period_forgives_earlier_flaps() -> None:
         h, t = run(h, [OK], start=t)
     h, t = run(h, [OK], start=t + S.hold_down_max)  # stays up past the damping window
     h, _ = run(h, [BAD, BAD, BAD], start=t)
-    assert h.flaps == 0 and h.hold_down == 30.0
+    assert h.flaps == 0
+    assert h.hold_down == 30.0
 
 
 def test_restart_with_weight_zero_in_route53_holds_down_from_the_restart() -> None:
@@ -96,7 +98,8 @@ def test_restart_with_weight_zero_in_route53_holds_down_from_the_restart() -> No
     h, t = run(h, [OK] * 10, start=100.0)
     assert h.state is State.UNKNOWN  # evidence, but the hold-down since restart runs to 130
     h, _ = run(h, [OK] * 25, start=t)
-    assert h.state is State.UP and h.up_since == 130.0
+    assert h.state is State.UP
+    assert h.up_since == 130.0
 
 
 def test_restart_part_way_through_slow_start_resumes_the_ramp() -> None:

@@ -28,21 +28,26 @@ def test_no_change_when_route53_already_holds_the_desired_weights() -> None:
 def test_a_weight_change_replaces_exactly_the_set_it_read() -> None:
     now = current(100, 100, 100)
     [c] = plan.diff(POOL, now, desired(0, 100, 100, reason="down"))
-    assert c.old == now[A] and c.new.weight == 0 and c.reason == "down"
+    assert c.old == now[A]
+    assert c.new.weight == 0
+    assert c.reason == "down"
 
 
 def test_a_missing_configured_set_is_created_with_the_pool_ttl() -> None:
     now = current(100, 100, 100)
     del now[B]
     [c] = plan.diff(POOL, now, desired(100, 100, 100))
-    assert c.old is None and c.new.ttl == POOL.ttl and c.reason == "missing"
+    assert c.old is None
+    assert c.new.ttl == POOL.ttl
+    assert c.reason == "missing"
 
 
 def test_a_set_with_a_drifted_ttl_is_corrected() -> None:
     now = current(100, 100, 100)
     now[C] = wset(POOL, C, 100, ttl=300)
     [c] = plan.diff(POOL, now, desired(100, 100, 100))
-    assert c.new.ttl == POOL.ttl and c.reason == "ttl_drift"
+    assert c.new.ttl == POOL.ttl
+    assert c.reason == "ttl_drift"
 
 
 def test_no_opinion_means_no_change() -> None:
@@ -89,7 +94,7 @@ def test_batches_respect_the_element_limit_and_keep_each_swap_whole() -> None:
 
 
 def test_batches_respect_the_character_limit() -> None:
-    changes = [change(i, "v" * 198) for i in range(200)]  # 2 × 200 characters each
+    changes = [change(i, "v" * 198) for i in range(200)]  # 2 x 200 characters each
     out = plan.batches(changes)
     assert [len(b) for b in out] == [80, 80, 40]
     for b in out:

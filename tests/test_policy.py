@@ -61,7 +61,8 @@ def test_a_down_origin_gets_zero() -> None:
 
 def test_all_but_one_down_keeps_the_last_one_serving() -> None:
     d = decide([DOWN, DOWN, UP])
-    assert weights(d) == [0, 0, 10] and not d.failed_open
+    assert weights(d) == [0, 0, 10]
+    assert not d.failed_open
 
 
 def test_every_origin_down_fails_open_to_the_configured_weights() -> None:
@@ -88,12 +89,14 @@ def test_unknown_at_zero_and_the_rest_down_fails_open() -> None:
 
 def test_frozen_has_no_opinion_on_any_origin() -> None:
     d = decide([DOWN, DOWN, UP], frozen=True)
-    assert d.frozen and weights(d) == [None, None, None]
+    assert d.frozen
+    assert weights(d) == [None, None, None]
 
 
 def test_pin_wins_over_drain_and_health() -> None:
     d = decide([DOWN, UP, UP], overrides={IDS[0]: Action.PIN})
-    assert weights(d)[0] == 100 and d.decisions[0].reason == "pinned"
+    assert weights(d)[0] == 100
+    assert d.decisions[0].reason == "pinned"
 
 
 def test_drain_wins_over_health() -> None:
@@ -108,7 +111,8 @@ def test_drain_wins_over_unknown() -> None:
 
 def test_draining_the_last_serving_origin_fails_open() -> None:
     d = decide([UP, DOWN, DOWN], overrides={IDS[0]: Action.DRAIN})
-    assert d.failed_open and weights(d) == [100, 50, 10]
+    assert d.failed_open
+    assert weights(d) == [100, 50, 10]
 
 
 def test_slow_start_brings_a_recovered_origin_back_in_steps() -> None:

@@ -161,7 +161,8 @@ def test_dry_run_decides_and_logs_but_never_writes(zone: Zone, tmp_path: Path) -
         w.rounds(6)
     assert w.weights() == ALL
     planned = [e for e in logs if e["event"] == "weights_planned"]
-    assert planned and all(e["dry_run"] for e in planned)
+    assert planned
+    assert all(e["dry_run"] for e in planned)
     assert not [e for e in logs if e["event"] == "weights_applied"]
 
 
@@ -200,7 +201,8 @@ def test_sets_outside_the_config_are_left_untouched_and_reported(
         w.rounds(5)
     assert w.weights() == {A: 0, B: 100, C: 100, "sa-east-1": 3}
     found = [e for e in logs if e["event"] == "unknown_records_found"]
-    assert found and found[0]["sets"] == ["sa-east-1"]
+    assert found
+    assert found[0]["sets"] == ["sa-east-1"]
 
 
 def test_a_human_edit_is_noticed_on_resync_and_corrected(zone: Zone, tmp_path: Path) -> None:
@@ -212,7 +214,8 @@ def test_a_human_edit_is_noticed_on_resync_and_corrected(zone: Zone, tmp_path: P
         w.rounds(6)
     assert w.weights() == ALL
     events = [e["event"] for e in logs]
-    assert "drift_detected" in events and "drift_corrected" in events
+    assert "drift_detected" in events
+    assert "drift_corrected" in events
 
 
 def test_a_conflict_on_one_record_does_not_block_the_others(zone: Zone, tmp_path: Path) -> None:
@@ -247,7 +250,8 @@ def test_two_daemons_on_the_same_records_never_lose_an_update(zone: Zone, tmp_pa
         report = second.run_round()  # read the world before the first one wrote
         w.clock.t += 1
     assert w.weights() == {A: 0, B: 100, C: 100}
-    assert report.applied and not report.conflicts  # it saw its change already in place
+    assert report.applied
+    assert not report.conflicts
     w.prober.set(Outcome.HTTP_5XX, B)
     for _ in range(3):
         second.run_round()
