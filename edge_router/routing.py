@@ -14,7 +14,7 @@ _ENDPOINT = re.compile(
     r"(?P<bucket>[a-z0-9.-]+)\.s3\.(?:dualstack\.)?(?P<region>[a-z0-9-]+)\.amazonaws\.com"
 )
 _REGION = re.compile(
-    r"[a-z]{2,4}(?:-(?:gov|iso[a-z]?|[a-z]{2}))?"
+    r"(?:af|ap|ca|eu|eusc|il|me|mx|sa|us)(?:-(?:gov|iso[a-z]?|[a-z]{2}))?"
     r"-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?"
 )
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")

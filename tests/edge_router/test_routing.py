@@ -58,7 +58,17 @@ def test_anything_but_an_s3_regional_endpoint_is_refused(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "region", ["eu-west-123", "moon-base-1", "euwest1", "eu-west-", "dualstack", "us-east-0"]
+    "region",
+    [
+        "eu-west-123",
+        "mars-north-1",
+        "cn-north-1",
+        "moon-base-1",
+        "euwest1",
+        "eu-west-",
+        "dualstack",
+        "us-east-0",
+    ],
 )
 def test_bad_regions_are_refused(region: str) -> None:
     assert not valid_region(region)
