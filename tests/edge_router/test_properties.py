@@ -170,7 +170,17 @@ def test_the_entry_point_never_raises_on_any_event(event: object, request: dict[
         min_size=1,
         max_size=3,
     ),
-    bad=st.lists(st.one_of(endpoints, junk), max_size=2),
+    bad=st.lists(
+        st.one_of(
+            junk,
+            st.builds(
+                lambda b, r: f"{b}.s3.{r}.amazonaws.com",
+                st.sampled_from(["evil", "a", "xn--www", "www.dots", "static-001"]),
+                regions,
+            ),
+        ),
+        max_size=2,
+    ),
     path=paths,
     seed=st.integers(0, 2**16),
 )
