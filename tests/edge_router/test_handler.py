@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from edge_router import handler as handler_module
-from edge_router.handler import Router, dns_query, handler, install
+from edge_router.handler import Router, handler, install
+from edge_router.resolver import dns_query
 from failover.sandbox.dns import DnsResponder, Fault, StaticZone, WeightedAnswer
 from tests.edge_router.cloudfront_rules import problems
 from tests.edge_router.conftest import EU, NAME, US, FakeClock, LogRecorder, settings_for

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_router.handler import Router, dns_query
+from edge_router.handler import Router
+from edge_router.resolver import dns_query
 from edge_router.routing import Endpoint, parse_endpoint
 from failover.sandbox.dns import DnsResponder, StaticZone, WeightedAnswer
 from tests.edge_router.cloudfront_rules import problems
