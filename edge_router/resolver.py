@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +46,10 @@ def dns_query(settings: Settings) -> Query:
     """
     servers = list(settings.nameservers)
     if not servers:
-        system = dns.resolver.Resolver()
+        try:
+            system = dns.resolver.Resolver()
+        except dns.exception.DNSException:  # no usable /etc/resolv.conf: every lookup fails
+            system = dns.resolver.Resolver(configure=False)
         servers = [(ns, system.port) for ns in system.nameservers if isinstance(ns, str)]
     per_server = settings.timeout / max(1, len(servers))
 
@@ -59,7 +63,7 @@ def dns_query(settings: Settings) -> Query:
             if remaining <= 0:
                 break
             try:
-                response = dns.query.udp(request, host, min(per_server, remaining), port)
+                response = _udp(request, host, port, min(per_server, remaining))
                 if response.flags & dns.flags.TC:
                     response = dns.query.tcp(
                         request, host, max(0.0, deadline - time.monotonic()), port
@@ -67,7 +71,10 @@ def dns_query(settings: Settings) -> Query:
             except dns.exception.Timeout:
                 failure = LookupFailedError("timeout", f"{host}:{port}")
                 continue
-            except (OSError, dns.exception.DNSException, ValueError) as e:
+            except OSError as e:  # e.g. ICMP port unreachable: the server is not running
+                failure = LookupFailedError("unreachable", f"{host}:{port} {type(e).__name__}")
+                continue
+            except (dns.exception.DNSException, ValueError) as e:
                 failure = LookupFailedError("malformed", f"{host}:{port} {type(e).__name__}")
                 continue
             if not isinstance(response, dns.message.QueryMessage):
@@ -93,6 +100,16 @@ def dns_query(settings: Settings) -> Query:
         raise failure
 
     return query
+
+
+def _udp(request: dns.message.Message, host: str, port: int, timeout: float) -> dns.message.Message:
+    """One UDP exchange on a connected socket: only the server can answer, and a server that
+    is not running is reported at once (ICMP port unreachable) instead of waited out."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        sock.connect((host, port))
+        return dns.query.udp(request, host, timeout, port, sock=sock)
 
 
 def failure_kind(exc: BaseException) -> str:

@@ -180,3 +180,17 @@ def test_the_whole_lookup_is_bounded_by_the_timeout_across_nameservers(
     assert time.perf_counter() - started < 0.4
     assert failure_kind(info.value) == "timeout"
     assert responder.queries(NAME) == 3
+
+
+def test_a_stopped_server_fails_fast_as_unreachable_and_stale_is_served(
+    zone: StaticZone, clock: FakeClock, logs: LogRecorder
+) -> None:
+    responder = DnsResponder(zone)
+    cache = make_cache(responder, clock, logs, timeout=1.0)
+    assert cache.get(NAME) == (EU,)
+    responder.close()
+    clock.advance(31)
+    started = time.perf_counter()
+    assert cache.get(NAME) == (EU,)
+    assert time.perf_counter() - started < 0.5
+    assert [f["error"] for e, f in logs.lines if e == "dns_lookup_failed"] == ["unreachable"]
