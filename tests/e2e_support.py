@@ -51,8 +51,15 @@ def drop_canary(bucket: str, region: str) -> None:
     boto3.client("s3", region_name=region).delete_object(Bucket=bucket, Key="_failover/canary.json")
 
 
-def write_config(path: Path, zone_id: str, buckets: dict[str, str], port: int, state: Path,
-                 record: str = "www.example.com", **health: object) -> None:
+def write_config(
+    path: Path,
+    zone_id: str,
+    buckets: dict[str, str],
+    port: int,
+    state: Path,
+    record: str = "www.example.com",
+    **health: object,
+) -> None:
     h = {"timeout": 0.4, "fall": 2, "rise": 2, "hold_down": 1.0, **health}
     lines = [
         "[daemon]",
@@ -71,15 +78,26 @@ def write_config(path: Path, zone_id: str, buckets: dict[str, str], port: int, s
         "ttl = 5",
     ]
     for region, bucket in buckets.items():
-        lines += ["[[pools.origins]]", f'id = "{region}"', f'bucket = "{bucket}"',
-                  f'region = "{region}"', "weight = 100"]
+        lines += [
+            "[[pools.origins]]",
+            f'id = "{region}"',
+            f'bucket = "{bucket}"',
+            f'region = "{region}"',
+            "weight = 100",
+        ]
     path.write_text("\n".join(lines) + "\n")
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "failover", *args],
-        capture_output=True, text=True, timeout=timeout, env=env or dict(os.environ), check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or dict(os.environ),
+        check=False,
     )
 
 
@@ -87,13 +105,15 @@ def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "failover", "run", "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
         )
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -113,8 +133,4 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> flo
 
 
 def events(log: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text().splitlines():
-        if line.startswith("{"):
-            out.append(json.loads(line))
-    return out
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]

@@ -22,11 +22,12 @@ def make_pool(
     record: str | None = None,
     zone_id: str = "Z1",
     ttl: int = 30,
+    bucket_prefix: str | None = None,
 ) -> Pool:
     h = health or HealthSettings(timeout=0.5, fall=3, rise=2, hold_down=30.0)
     ws = weights or tuple(100 for _ in regions)
     origins = tuple(
-        Origin(name, r, f"{name}-{r}", r, w, "_failover/canary.json", h)
+        Origin(name, r, f"{bucket_prefix or name}-{r}", r, w, "_failover/canary.json", h)
         for r, w in zip(regions, ws, strict=True)
     )
     return Pool(name, record or f"{name}.origin.example.com", zone_id, ttl, origins)

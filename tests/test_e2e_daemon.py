@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from failover.model import Pool
 from tests.conftest import Zone
 from tests.e2e_support import (
     cli,
@@ -28,6 +29,12 @@ from tests.e2e_support import (
 )
 from tests.factories import make_pool
 
+
+def e2e_pool(buckets: dict[str, str]) -> Pool:
+    prefix = next(iter(buckets.values())).rsplit("-", 3)[0]
+    return make_pool(record="www.example.com", regions=tuple(buckets), ttl=5, bucket_prefix=prefix)
+
+
 pytestmark = pytest.mark.e2e
 
 
@@ -41,15 +48,14 @@ class Running:
     buckets: dict[str, str]
 
     def weights(self) -> dict[str, int]:
-        pool = make_pool(record="www.example.com", regions=tuple(self.buckets), ttl=5)
-        return self.zone.weights(pool)
+        return self.zone.weights(e2e_pool(self.buckets))
 
 
 @pytest.fixture
 def daemon(zone: Zone, tmp_path: Path) -> Iterator[Running]:
     buckets = make_buckets(f"e2e-{uuid.uuid4().hex[:8]}")
-    pool = make_pool(record="www.example.com", regions=tuple(buckets), ttl=5)
-    zone.put(pool, {r: 100 for r in buckets})
+    pool = e2e_pool(buckets)
+    zone.put(pool, dict.fromkeys(buckets, 100))
     port = free_port()
     config = tmp_path / "failover.toml"
     write_config(config, zone.id, buckets, port, tmp_path)
@@ -69,7 +75,7 @@ def test_a_region_fails_over_and_comes_back(daemon: Running) -> None:
     eu, bucket = "eu-west-1", daemon.buckets["eu-west-1"]
     drop_canary(bucket, eu)
     took = wait_for("eu-west-1 at weight 0", lambda: daemon.weights()[eu] == 0)
-    # fall × interval + timeout + 1 s = 2.4 s; polling adds a little
+    # fall x interval + timeout + 1 s = 2.4 s; polling adds a little
     print(f"failover observed after {took:.2f}s (bound 2.4s)")
     assert daemon.weights() == {eu: 0, "us-east-1": 100, "ap-southeast-2": 100}
     put_canary(bucket, eu)
@@ -85,24 +91,32 @@ def test_a_region_fails_over_and_comes_back(daemon: Running) -> None:
 def test_every_region_failing_never_zeroes_the_record(daemon: Running) -> None:
     for region, bucket in daemon.buckets.items():
         drop_canary(bucket, region)
-    wait_for("pool_failed_open", lambda: "pool_failed_open" in
-             [e["event"] for e in events(daemon.log)])
+    wait_for(
+        "pool_failed_open", lambda: "pool_failed_open" in [e["event"] for e in events(daemon.log)]
+    )
     assert daemon.weights() == dict.fromkeys(daemon.buckets, 100)
     status = json.loads(get(daemon.port, "/status")[1])
     assert status["pools"][0]["failed_open"] is True
 
 
 def test_endpoints_status_metrics_and_healthcheck(daemon: Running) -> None:
+    assert "weights_applied" not in [e["event"] for e in events(daemon.log)]  # steady: no writes
     status = json.loads(get(daemon.port, "/status")[1])
     assert {o["id"] for o in status["pools"][0]["origins"]} == set(daemon.buckets)
     code, body = get(daemon.port, "/metrics")
     assert code == 200
     text = body.decode()
-    for name in ("failover_probe_total", "failover_origin_healthy", "failover_build_info",
-                 "failover_probe_duration_seconds_bucket", "failover_round_duration_seconds_count"):
+    for name in (
+        "failover_probe_total",
+        "failover_origin_healthy",
+        "failover_build_info",
+        "failover_probe_duration_seconds_bucket",
+        "failover_round_duration_seconds_count",
+    ):
         assert name in text
-    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
-                          check=False)
+    lint = subprocess.run(
+        ["promtool", "check", "metrics"], input=body, capture_output=True, check=False
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert get(daemon.port, "/healthz")[0] == 200
     assert cli("healthcheck", "--config", str(daemon.config)).returncode == 0
@@ -134,13 +148,17 @@ def test_sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one(daemon: Run
     good = daemon.config.read_text()
     daemon.config.write_text(good.replace("fall = 2", "fall = 0"))
     daemon.proc.send_signal(signal.SIGHUP)
-    wait_for("config_rejected", lambda: "config_rejected" in [e["event"] for e in events(daemon.log)])
+    wait_for(
+        "config_rejected", lambda: "config_rejected" in [e["event"] for e in events(daemon.log)]
+    )
     rejected = next(e for e in events(daemon.log) if e["event"] == "config_rejected")
     assert any("fall" in p for p in rejected["problems"])
     assert get(daemon.port, "/healthz")[0] == 200
     daemon.config.write_text(good.replace("resync = 5.0", "resync = 7.0"))
     daemon.proc.send_signal(signal.SIGHUP)
-    wait_for("config_reloaded", lambda: "config_reloaded" in [e["event"] for e in events(daemon.log)])
+    wait_for(
+        "config_reloaded", lambda: "config_reloaded" in [e["event"] for e in events(daemon.log)]
+    )
 
 
 def test_sigterm_stops_the_daemon_cleanly_within_seconds(daemon: Running) -> None:
@@ -179,7 +197,7 @@ def test_validate_accepts_the_example_config_and_failover_config_env(tmp_path: P
 
 def test_check_reaches_verdicts_and_writes_nothing(zone: Zone, tmp_path: Path) -> None:
     buckets = make_buckets(f"chk-{uuid.uuid4().hex[:8]}")
-    pool = make_pool(record="www.example.com", regions=tuple(buckets), ttl=5)
+    pool = e2e_pool(buckets)
     zone.put(pool, dict.fromkeys(buckets, 100))
     drop_canary(buckets["ap-southeast-2"], "ap-southeast-2")
     config = tmp_path / "c.toml"
