@@ -124,7 +124,10 @@ EDGE_FAULTS: dict[str, tuple[Mutation, str]] = {
         ),
         "Timeout parameter needs MinValue >= 1 and MaxValue <= 30",
     ),
-    "another runtime": (lambda t: _fn(t).update(Runtime="python3.12"), "Runtime must be python3.13"),
+    "another runtime": (
+        lambda t: _fn(t).update(Runtime="python3.12"),
+        "Runtime must be python3.13",
+    ),
     "arm64": (lambda t: _fn(t).update(Architectures=["arm64"]), "does not run arm64"),
     "role not trusted by edgelambda": (
         lambda t: _trust(t).update(Service="lambda.amazonaws.com"),

@@ -27,7 +27,9 @@ def test_cfn_lint_does_report_a_broken_template(tmp_path: Path) -> None:
     """The lint step can fail: an unknown property in the edge function is an error."""
     text = (DEPLOY / "cloudformation" / "edge.yaml").read_text()
     broken = tmp_path / "edge.yaml"
-    broken.write_text(text.replace("      MemorySize: 128\n", "      MemorySize: 128\n      Memroy: 1\n"))
+    broken.write_text(
+        text.replace("      MemorySize: 128\n", "      MemorySize: 128\n      Memroy: 1\n")
+    )
     result = run(tool("cfn-lint"), broken)
     assert result.returncode != 0
     assert "Memroy" in result.stdout

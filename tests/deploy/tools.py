@@ -26,8 +26,15 @@ def tool(name: str) -> str:
     return found
 
 
-def run(*args: str | Path, timeout: float = 120, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, timeout: float = 120, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     """Run a tool to completion and capture its output."""
     return subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
     )
