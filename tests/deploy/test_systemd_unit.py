@@ -21,6 +21,7 @@ def _root(tmp_path: Path, unit_text: str, *, with_binary: bool = True) -> Path:
     verify resolves ExecStart= (and every unit it pulls in) under --root, so the
     daemon's absolute path must exist there; nothing is installed on the host.
     """
+    tool("systemd-analyze")  # fail with a clear message before copying host units
     root = tmp_path / "root"
     units = root / "usr" / "lib" / "systemd" / "system"
     shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -26,10 +27,23 @@ def tool(name: str) -> str:
     return found
 
 
+# checkov asks PyPI for a newer version and its vendor for guidelines on
+# start-up; a proxy on a closed loopback port makes those calls fail at once,
+# so the tests send nothing beyond 127.0.0.1.
+OFFLINE = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+    "no_proxy": "",
+}
+
+
 def run(
     *args: str | Path, timeout: float = 120, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    """Run a tool to completion and capture its output."""
+    """Run a tool to completion, offline, and capture its output."""
     return subprocess.run(
         [str(a) for a in args],
         capture_output=True,
@@ -37,4 +51,5 @@ def run(
         timeout=timeout,
         cwd=cwd,
         check=False,
+        env={**os.environ, **OFFLINE},
     )
