@@ -1,0 +1,1 @@
+"""Deployment artefacts (CloudFormation, systemd, container, Prometheus) and their checks."""

@@ -1,0 +1,1 @@
+"""Tests of deploy/: templates, unit file, image, alert rules and dashboard."""
