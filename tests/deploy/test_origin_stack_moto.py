@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from failover import cli
 from failover.model import HealthSettings, Origin
 
 from .tools import DEPLOY
@@ -142,3 +145,25 @@ def test_a_second_pool_reuses_the_template_in_the_same_regions(deployed: str) ->
     assets = [s for s in sets if s["Name"].rstrip(".") == "assets-origin.example.com"]
     assert [(s["SetIdentifier"], s["Weight"], s["TTL"]) for s in assets] == [("eu-west-1", 7, 60)]
     assert len(_txt_sets(deployed)) == 3
+
+
+def test_the_daemon_s_status_reads_the_records_the_stacks_created(
+    deployed: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`failover status` on a config naming the stacks' buckets finds their weighted sets."""
+    origins = "".join(
+        f'[[pools.origins]]\nid = "{r}"\nbucket = "www-site-{r}"\nregion = "{r}"\n'
+        f"weight = {max(int(REGIONS[r][0]), 1)}\n"
+        for r in REGIONS
+    )
+    config = tmp_path / "failover.toml"
+    config.write_text(
+        f'[daemon]\nlisten = ""\noverrides = "file://{tmp_path}/overrides.json"\n'
+        f'[[pools]]\nname = "www"\nrecord = "{RECORD}"\nzone_id = "{deployed}"\nttl = 30\n'
+        + origins
+    )
+    assert cli.main(["status", "--config", str(config), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    managed = {r: int(w) for r, (w, manage) in REGIONS.items() if manage}
+    assert doc["route53"] == {"www": managed}  # sa-east-1's set is the daemon's to create
+    assert doc["daemon"] is None

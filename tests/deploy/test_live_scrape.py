@@ -1,0 +1,39 @@
+"""Every metric the alert rules and the dashboard name is in a running daemon's /metrics."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from tests.conftest import Zone
+from tests.deploy.test_prometheus import METRIC, _alerts, _dashboard_exprs
+from tests.e2e_support import free_port, get, make_buckets, start, wait_for, write_config
+from tests.factories import make_pool
+
+
+def test_rules_and_dashboard_metrics_appear_in_a_live_scrape(zone: Zone, tmp_path: Path) -> None:
+    buckets = make_buckets(f"scrape-{uuid.uuid4().hex[:8]}")
+    prefix = next(iter(buckets.values())).rsplit("-", 3)[0]
+    pool = make_pool(record="www.example.com", regions=tuple(buckets), ttl=5, bucket_prefix=prefix)
+    zone.put(pool, dict.fromkeys(buckets, 100))
+    port = free_port()
+    config = tmp_path / "failover.toml"
+    write_config(config, zone.id, buckets, port, tmp_path)
+    proc = start(config, tmp_path / "daemon.log")
+    try:
+        # Origins leave "unknown" after `rise` rounds: then every family has samples.
+        wait_for("a verdict", lambda: b"failover_origin_healthy{" in get(port, "/metrics")[1])
+        exposition = get(port, "/metrics")[1].decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    exposed = {
+        line.split("{")[0].split(" ")[0]
+        for line in exposition.splitlines()
+        if line.startswith("failover_")
+    }
+    named = {m for a in _alerts() for m in METRIC.findall(a["expr"])}
+    named |= {m for e in _dashboard_exprs() for m in METRIC.findall(e)}
+    assert named, "the rules and dashboard name no metric?"
+    missing = sorted(named - exposed)
+    assert not missing, f"named by rules/dashboard but not exposed: {missing}"
