@@ -190,6 +190,8 @@ def _set_read_timeout(resp: Any, seconds: float) -> None:
 
 
 def _is_timeout(e: BaseException) -> bool:
+    if isinstance(e, urllib3.exceptions.NewConnectionError):
+        return False  # refused or unresolvable; urllib3 files it under connect timeouts
     if isinstance(e, urllib3.exceptions.TimeoutError | TimeoutError):
         return True
     reason = getattr(e, "reason", None) or (e.args[0] if e.args else None)
