@@ -98,6 +98,7 @@ class Runner:
         self.last_change: dict[str, object] = {}
         self.drifted: set[OriginKey] = set()
         self.rounds = 0
+        self.route53_readable = False
         self._lock = threading.Lock()
 
     # -- configuration --------------------------------------------------------------
@@ -159,10 +160,12 @@ class Runner:
                 found = self.store.read(zone_id, [p.record for p in zone_pools])
             except Route53Error as e:
                 log.error("route53_read_failed", zone_id=zone_id, error=str(e))
+                self.route53_readable = False
                 return  # try again next round; keep what we knew
             for p in zone_pools:
                 self._take_record(p, found[p.record], resync=True)
         self.last_sync = now
+        self.route53_readable = True
 
     def _take_record(self, pool: Pool, record: Record, *, resync: bool) -> None:
         before = self.records.get(pool.name)
@@ -433,8 +436,8 @@ class Runner:
 
     @property
     def ready(self) -> bool:
-        """A full round has completed and Route 53 has been read."""
-        return self.rounds > 0 and self.last_sync is not None
+        """A full round has completed and the last read of Route 53 succeeded."""
+        return self.rounds > 0 and self.route53_readable
 
 
 def _describe(c: Change) -> dict[str, object]:
