@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from failover.errors import FailoverError
 from failover.status import Snapshot, to_json
 
 
@@ -65,7 +66,12 @@ class Endpoint:
                 return None  # scrapes every few seconds would drown the decision log
 
         ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self.server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as e:
+            raise FailoverError(
+                f"daemon.listen {listen!r}: cannot listen: {e.strerror or e}"
+            ) from e
         self.server.daemon_threads = True
         self.registry = registry
         self.snapshot = snapshot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -261,9 +262,13 @@ class Runner:
             now=now,
         )
         previous = self.desired.get(pool.name)
-        if desired.failed_open and (previous is None or not previous.failed_open):
+        was_open = previous is not None and previous.failed_open
+        if desired.frozen:
+            # No verdict while frozen: the pool stays as it was, failed open or not.
+            desired = dataclasses.replace(desired, failed_open=was_open)
+        elif desired.failed_open and not was_open:
             log.error("pool_failed_open", pool=pool.name, reason="no origin would carry weight")
-        elif previous is not None and previous.failed_open and not desired.failed_open:
+        elif was_open and not desired.failed_open:
             log.warning("pool_recovered", pool=pool.name)
         self.desired[pool.name] = report.desired[pool.name] = desired
         changes = plan.diff(pool, record.sets, desired)

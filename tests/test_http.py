@@ -76,3 +76,11 @@ def test_status_is_json_and_metrics_is_the_registry(served) -> None:  # type: ig
 )
 def test_listen_addresses_parse(listen: str, parsed: tuple[str, int]) -> None:
     assert parse_listen(listen) == parsed
+
+
+def test_a_port_in_use_is_a_clear_error(served) -> None:  # type: ignore[no-untyped-def]
+    from failover.errors import FailoverError
+
+    ep, clock, _ = served
+    with pytest.raises(FailoverError, match="cannot listen"):
+        Endpoint(f"127.0.0.1:{ep.port}", CollectorRegistry(), Snapshot, Liveness(1.0, clock))

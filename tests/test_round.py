@@ -305,3 +305,14 @@ def test_a_round_that_hits_an_unexpected_error_reports_it_and_never_raises(world
         report = world.runner.run_round()
     assert "RuntimeError: boom" in report.error
     assert logs[-1]["event"] == "round_failed"
+
+
+def test_a_pool_failed_open_stays_so_while_writes_are_frozen(world: World) -> None:
+    world.prober.set(Outcome.HTTP_5XX)
+    world.rounds(3)
+    assert world.runner.snapshot().pools[0].failed_open
+    world.prober.set(Outcome.TIMEOUT)
+    with capture_logs() as logs:
+        world.rounds(3)
+    assert world.runner.snapshot().pools[0].failed_open
+    assert "pool_recovered" not in {e["event"] for e in logs}
