@@ -5,8 +5,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from failover.model import Outcome
+import boto3
+import botocore.config
+
+from failover.aws.route53 import RateLimiter, Route53Store
+from failover.model import Action, OriginKey, Outcome, Override
 from tests.conftest import Zone
+from tests.e2e_support import free_port
 from tests.factories import make_config, make_pool
 from tests.test_round import ALL, POOL, A, B, C, H, World
 
@@ -72,3 +77,37 @@ def test_a_reload_that_repoints_an_origin_writes_nothing_for_it_before_the_new_b
     w.rounds(1)
     held = w.zone.store.read(zone.id, [POOL.record])[POOL.record].sets[A]
     assert not (held.values == (moved.endpoint,) and held.weight > 0), held
+
+
+def test_a_restart_while_route53_is_unreadable_still_holds_down_an_origin_route53_held_at_zero(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """The restart memory (hold-down, slow start) comes from Route 53: wait for it."""
+    zone.put(POOL, {A: 0, B: 100, C: 100})
+    w = World(zone, tmp_path)
+    dead = boto3.Session().client(
+        "route53",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=botocore.config.Config(retries={"total_max_attempts": 1}),
+    )
+    w.runner.store = Route53Store(dead, RateLimiter(1000.0), attempts=1, sleep=lambda s: None)
+    w.rounds(3)  # Route 53 unreadable; A answers its probes
+    w.runner.store = zone.store  # Route 53 is back
+    w.rounds(2)
+    assert w.weights()[A] == 0  # the 10 s hold-down from the restart has not run out
+
+
+def test_a_damaged_overrides_file_at_start_does_not_undo_an_operators_drain(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """Unreadable overrides are an error, never an empty set (overrides.decode says so)."""
+    zone.put(POOL, ALL)
+    w = World(zone, tmp_path)
+    key = OriginKey("www", B)
+    w.overrides.save({key: Override(key, Action.DRAIN, "ops@host", 0.0, "maintenance")})
+    w.rounds(3)
+    assert w.weights()[B] == 0
+    w.overrides.path.write_text('{"version": 1, "overrides": [')  # damaged by a bad edit
+    restarted = w.new_runner()
+    w.rounds(20, restarted)  # healthy all along, well past rise and the 10 s hold-down
+    assert w.weights()[B] == 0
