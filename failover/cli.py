@@ -75,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
         as_json,
     )
     c.add_argument(
-        "--rounds", type=int, default=0, help="rounds to probe (default: max(fall, rise))"
+        "--rounds",
+        type=_positive(int),
+        default=0,
+        help="rounds to probe (default: max(fall, rise))",
     )
     cmd("status", _status, "what Route 53 holds now, with the running daemon's view", as_json)
     cmd("validate", _validate, "report every problem in the config (exit 2 if any)", as_json)
@@ -108,8 +111,21 @@ def _parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_canary_write)
     h = cmd("healthcheck", _healthcheck, "exit 0 if the local daemon's /healthz is good")
     h.add_argument("--url", help="default: http://<daemon.listen>/healthz")
-    h.add_argument("--timeout", type=float, default=2.0)
+    h.add_argument("--timeout", type=_positive(float), default=2.0, help="seconds (default 2)")
     return p
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+        return value
+
+    return parse
 
 
 def _who() -> str:
@@ -152,6 +168,10 @@ def _check(args: argparse.Namespace) -> int:
         prober.close()
     if report.error:
         raise FailoverError(f"round failed: {report.error}")
+    if not runner.route53_readable:
+        raise FailoverError(
+            "Route 53 could not be read, so nothing can be compared (see route53_read_failed above)"
+        )
     snap = to_json(runner.snapshot())
     planned = [
         {
@@ -363,6 +383,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _canary_write(args: argparse.Namespace) -> int:
     config = _config(args)
+    if args.pool is not None:
+        try:
+            config.pool(args.pool)
+        except KeyError:
+            names = ", ".join(p.name for p in config.pools)
+            raise FailoverError(f"no pool {args.pool!r} (pools: {names})") from None
     written = canary.write(config, time.time(), pool=args.pool)
     if not written:
         raise FailoverError("no pool names a canary_source to write to")
@@ -378,13 +404,16 @@ def _healthcheck(args: argparse.Namespace) -> int:
         if not config.daemon.listen:
             raise FailoverError("daemon.listen is empty: there is no endpoint to check")
         url = _url(config.daemon.listen, "/healthz")
+    if not url.startswith(("http://", "https://")):
+        print(f"unhealthy: {url!r} is not an http:// URL", file=sys.stderr)
+        return EXIT_FAIL
     try:
         with urllib.request.urlopen(url, timeout=args.timeout) as r:  # noqa: S310
             ok = r.status == 200
     except urllib.error.HTTPError as e:
         print(f"unhealthy: HTTP {e.code}", file=sys.stderr)
         return EXIT_FAIL
-    except OSError as e:
+    except (OSError, ValueError) as e:
         print(f"unhealthy: {e}", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK if ok else EXIT_FAIL

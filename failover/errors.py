@@ -21,6 +21,10 @@ class Route53Error(FailoverError):
     """A Route 53 call failed after retries (or could not be retried)."""
 
 
+class RejectedError(Route53Error):
+    """Route 53 refused a change batch for its content, not a race: resending cannot help."""
+
+
 class ConflictError(Route53Error):
     """A change batch was rejected because a record no longer matched what we read."""
 

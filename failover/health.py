@@ -6,6 +6,8 @@ from dataclasses import replace
 
 from failover.model import Health, HealthSettings, Outcome, State
 
+MAX_FLAPS = 32  # 2**32 times any sane hold-down is far past any cap
+
 
 def initial(applied_fraction: float | None, settings: HealthSettings, now: float) -> Health:
     """Health of an origin when the daemon starts, resumed from what Route 53 holds.
@@ -55,8 +57,11 @@ def _mark_down(h: Health, now: float, settings: HealthSettings) -> Health:
     # Flapping: going down again within the longest hold-down of the last time it
     # came up counts as a flap, and each flap doubles the hold-down, up to the cap.
     quick = h.up_since is not None and now - h.up_since < settings.hold_down_max
-    flaps = h.flaps + 1 if quick and h.down_since is not None else 0
-    hold = min(settings.hold_down * (2**flaps), max(settings.hold_down_max, settings.hold_down))
+    # Past the cap more flaps change nothing, so the count stops there (and 2**flaps
+    # never grows into a float overflow after days of flapping).
+    flaps = min(h.flaps + 1, MAX_FLAPS) if quick and h.down_since is not None else 0
+    cap = max(settings.hold_down_max, settings.hold_down)
+    hold = min(settings.hold_down * (2**flaps), cap)
     return replace(h, state=State.DOWN, down_since=now, up_since=None, flaps=flaps, hold_down=hold)
 
 

@@ -184,6 +184,9 @@ class WeightedSet:
     weight: int
     ttl: int
     values: tuple[str, ...]  # the TXT strings, unquoted, each value's strings joined
+    # The values exactly as Route 53 returned them (quoted, possibly several strings),
+    # so a DELETE matches what is there; not part of equality.
+    raw: tuple[str, ...] = field(default=(), compare=False)
 
 
 class Action(enum.StrEnum):

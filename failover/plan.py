@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,20 +27,54 @@ def diff(pool: Pool, current: Mapping[str, WeightedSet], desired: Desired) -> li
     """Changes that take the pool's configured sets from `current` to `desired`.
 
     Sets under the name that the config does not know are never touched. A set
-    whose TTL or value drifted from the config is corrected along with its weight.
+    whose TTL or value drifted from the config is corrected along with its weight,
+    except the TTL of a record that also holds sets the daemon does not own: every
+    weighted set of a name shares one TTL, and rewriting only ours would be refused.
     """
+    ttl = record_ttl(pool, current)
     changes: list[Change] = []
     for d in desired.decisions:
         if d.weight is None:
             continue
-        want = target(pool, d.key.origin, d.weight)
+        want = dataclasses.replace(target(pool, d.key.origin, d.weight), ttl=ttl)
         have = current.get(d.key.origin)
         if have == want:
             continue
+        if (
+            d.reason == "unknown"
+            and have is not None
+            and have.values != want.values
+            and want.weight
+        ):
+            continue  # a new bucket gets weight only once it has answered a probe
         changes.append(
             Change(pool=pool.name, old=have, new=want, reason=_why(have, want, d.reason))
         )
     return changes
+
+
+def record_ttl(pool: Pool, current: Mapping[str, WeightedSet]) -> int:
+    """The TTL the daemon writes: the pool's, unless sets it does not own hold another."""
+    foreign = [current[s].ttl for s in unknown_sets(pool, current)]
+    return foreign[0] if foreign else pool.ttl
+
+
+def guards(current: Mapping[str, WeightedSet], changes: Sequence[Change]) -> list[Change]:
+    """Compare-and-swaps of unchanged values that pin what the gate counted on.
+
+    The gate judges against the record as last read. If a change lowers a weight,
+    the sets left serving travel in the same batch as DELETE+CREATE of exactly what
+    was read: should anyone have lowered them since, the batch is refused as a
+    conflict instead of landing on a record whose every weight is 0.
+    """
+    if not any(c.old is not None and c.new.weight < c.old.weight for c in changes):
+        return []
+    touched = {c.new.set_id for c in changes}
+    return [
+        Change(pool=changes[0].pool, old=s, new=s, reason="guard")
+        for sid, s in sorted(current.items())
+        if sid not in touched and s.weight > 0
+    ]
 
 
 def _why(have: WeightedSet | None, want: WeightedSet, reason: str) -> str:
@@ -89,18 +124,23 @@ def batches(
 ) -> list[list[Change]]:
     """Split changes into the fewest requests Route 53's limits allow, keeping order.
 
-    A change's DELETE and CREATE always travel together: splitting them would
-    break the compare-and-swap.
+    A pool's changes always travel together (the gate judged them together, and a
+    change's DELETE and CREATE must not be parted); pools are packed into requests
+    whole. One pool (at most 100 sets) always fits in one request.
     """
+    units: dict[str, list[Change]] = {}
+    for c in changes:
+        units.setdefault(c.pool, []).append(c)
     out: list[list[Change]] = []
     batch: list[Change] = []
     elements = chars = 0
-    for c in changes:
-        e, ch = cost(c)
+    for unit in units.values():
+        e = sum(cost(c)[0] for c in unit)
+        ch = sum(cost(c)[1] for c in unit)
         if batch and (elements + e > max_elements or chars + ch > max_chars):
             out.append(batch)
             batch, elements, chars = [], 0, 0
-        batch.append(c)
+        batch.extend(unit)
         elements += e
         chars += ch
     if batch:

@@ -16,7 +16,7 @@ import structlog
 from failover import health as health_mod
 from failover import plan, policy
 from failover.aws.route53 import Record
-from failover.errors import ConflictError, OverrideError, Route53Error
+from failover.errors import ConflictError, OverrideError, RejectedError, Route53Error
 from failover.metrics import Metrics
 from failover.model import (
     Change,
@@ -29,6 +29,7 @@ from failover.model import (
     Pool,
     ProbeResult,
     State,
+    WeightedSet,
 )
 from failover.overrides import OverrideStore
 from failover.status import OriginView, PoolView, Snapshot
@@ -100,13 +101,21 @@ class Runner:
         self.drifted: set[OriginKey] = set()
         self.rounds = 0
         self.route53_readable = False
+        self.overrides_known = False  # until one read succeeds, a drain may be in force
         self._lock = threading.Lock()
 
     # -- configuration --------------------------------------------------------------
     def reconfigure(self, config: Config) -> None:
         """Take a new config, keeping the memory of origins it still names."""
         with self._lock:
-            keep = {o.key for o in config.all_origins()}
+            # Health earned by a bucket is no evidence for another one: an origin whose
+            # bucket, region or canary changed starts over, as at a restart.
+            before = {o.key: o for o in self.config.all_origins()}
+            keep = {
+                o.key
+                for o in config.all_origins()
+                if o.key in before and _same_target(before[o.key], o)
+            }
             self.health = {k: h for k, h in self.health.items() if k in keep}
             self.config = config
             self.write = self.allow_write and not config.daemon.dry_run
@@ -140,7 +149,11 @@ class Runner:
         report.results = self.results = results
         now = self.clock()
         for o in origins:
-            self._observe(o, results[o.key], now)
+            self.metrics.observe_probe(o.region, results[o.key])
+            if o.pool in self.records:
+                # Health starts from what Route 53 holds (hold-down, slow start), so
+                # none is kept for a pool whose record has never been read.
+                self._observe(o, results[o.key], now)
         self._set_frozen(policy.blind(results))
         report.frozen = self.frozen
         by_zone: dict[str, list[Change]] = defaultdict(list)
@@ -156,17 +169,19 @@ class Runner:
         zones: dict[str, list[Pool]] = defaultdict(list)
         for p in pools:
             zones[p.zone_id].append(p)
+        ok = True
         for zone_id, zone_pools in zones.items():
             try:
                 found = self.store.read(zone_id, [p.record for p in zone_pools])
             except Route53Error as e:
                 log.error("route53_read_failed", zone_id=zone_id, error=str(e))
-                self.route53_readable = False
-                return  # try again next round; keep what we knew
+                ok = False  # keep what we knew of this zone; the others still count
+                continue
             for p in zone_pools:
                 self._take_record(p, found[p.record], resync=True)
-        self.last_sync = now
-        self.route53_readable = True
+        self.route53_readable = ok
+        if ok:
+            self.last_sync = now  # otherwise try again next round
 
     def _take_record(self, pool: Pool, record: Record, *, resync: bool) -> None:
         before = self.records.get(pool.name)
@@ -196,12 +211,29 @@ class Runner:
 
     def _load_overrides(self) -> None:
         try:
-            self.overrides = self.overrides_store.load()
+            loaded = self.overrides_store.load()
         except OverrideError as e:
             log.error("overrides_unreadable", location=self.overrides_store.location, error=str(e))
+            return
+        for key in sorted(set(loaded) | set(self.overrides)):
+            new, old = loaded.get(key), self.overrides.get(key)
+            if new == old:
+                continue
+            if new is None:
+                log.info("override_removed", pool=key.pool, origin=key.origin)
+            else:
+                log.info(
+                    "override_applied",
+                    pool=key.pool,
+                    origin=key.origin,
+                    action=new.action.value,
+                    by=new.by,
+                    reason=new.reason,
+                )
+        self.overrides = loaded
+        self.overrides_known = True
 
     def _observe(self, origin: Origin, result: ProbeResult, now: float) -> None:
-        self.metrics.observe_probe(origin.region, result)
         h = self.health.get(origin.key)
         if h is None:
             h = health_mod.initial(self._applied_fraction(origin), origin.health, now)
@@ -272,20 +304,40 @@ class Runner:
             log.warning("pool_recovered", pool=pool.name)
         self.desired[pool.name] = report.desired[pool.name] = desired
         changes = plan.diff(pool, record.sets, desired)
-        unsafe = plan.gate(record.sets, changes)
+        if not self.overrides_known:
+            held = [c for c in changes if _raises(c)]
+            if held:
+                log.warning(
+                    "increase_held",
+                    pool=pool.name,
+                    origins=[c.new.set_id for c in held],
+                    reason="overrides never read: a drain may be in force",
+                )
+                changes = [c for c in changes if not _raises(c)]
+        return self._gated(pool.name, record.sets, changes, report)
+
+    def _gated(
+        self,
+        pool: str,
+        current: dict[str, WeightedSet],
+        changes: list[Change],
+        report: RoundReport,
+    ) -> list[Change]:
+        """The pool's changes if they pass the all-zero gate, with their guards."""
+        unsafe = plan.gate(current, changes)
         if unsafe is not None:
-            self.metrics.writes_refused.labels(pool.name).inc()
-            log.error("writes_refused", pool=pool.name, reason=unsafe.reason)
-            report.refused.append(pool.name)
+            self.metrics.writes_refused.labels(pool).inc()
+            log.error("writes_refused", pool=pool, reason=unsafe.reason)
+            report.refused.append(pool)
             return []
-        return changes
+        return changes + plan.guards(current, changes)
 
     # -- writing --------------------------------------------------------------------
     def _write_zone(self, zone_id: str, changes: list[Change], report: RoundReport) -> None:
         for batch in plan.batches(changes):
             change_id = self.change_ids()
             self._log_planned(batch, change_id)
-            report.planned.extend(batch)
+            report.planned.extend(c for c in batch if c.reason != "guard")
             if not self.write:
                 continue
             self._send(zone_id, batch, change_id, report, retry=True)
@@ -302,6 +354,22 @@ class Runner:
                 self._after_conflict(zone_id, batch, change_id, report)
             else:
                 report.conflicts.extend(batch)
+            return
+        except RejectedError as e:
+            self.metrics.write_failures.labels("rejected").inc()
+            pools = sorted({c.pool for c in batch})
+            log.error(
+                "route53_write_rejected",
+                change_id=change_id,
+                zone_id=zone_id,
+                pools=pools,
+                error=str(e),
+            )
+            if retry and len(pools) > 1:
+                # One pool's unwritable change must not hold back the others.
+                for i, name in enumerate(pools):
+                    mine = [c for c in batch if c.pool == name]
+                    self._send(zone_id, mine, f"{change_id}p{i}", report, retry=False)
             return
         except Route53Error as e:
             self.metrics.write_failures.labels("route53").inc()
@@ -324,6 +392,8 @@ class Runner:
         resend: list[Change] = []
         for c in batch:
             now_held = self.records[c.pool].sets.get(c.new.set_id)
+            if c.reason == "guard":
+                continue  # re-derived below from what is there now
             if now_held == c.new:
                 # Already there: our earlier attempt landed (its answer was lost) or
                 # another daemon that sees the same world wrote the same thing.
@@ -342,11 +412,10 @@ class Runner:
                     wanted=c.new.weight,
                 )
         safe: list[Change] = []
-        for name in {c.pool for c in resend}:
-            mine = [c for c in resend if c.pool == name]
-            if plan.gate(self.records[name].sets, mine) is None:
-                safe.extend(mine)
-        if safe:
+        for name in sorted({c.pool for c in resend}):
+            mine = [c for c in resend if c.pool == name and c.reason != "guard"]
+            safe.extend(self._gated(name, self.records[name].sets, mine, report))
+        if any(c.reason != "guard" for c in safe):
             self._send(zone_id, safe, f"{change_id}r", report, retry=False)
 
     def _applied(
@@ -354,6 +423,7 @@ class Runner:
     ) -> None:
         now = self.clock()
         self.metrics.last_apply.set(now)
+        batch = [c for c in batch if c.reason != "guard"]
         for c in batch:
             record = self.records.setdefault(c.pool, Record({}))
             record.sets[c.new.set_id] = c.new
@@ -388,22 +458,26 @@ class Runner:
             "weights_planned",
             change_id=change_id,
             dry_run=not self.write,
-            changes=[_describe(c) for c in batch],
+            changes=[_describe(c) for c in batch if c.reason != "guard"],
         )
 
     # -- views ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
+        # Read from copies: /status and /metrics run beside a round that mutates these.
+        config = self.config
+        records, desireds = dict(self.records), dict(self.desired)
+        healths, results, overrides = dict(self.health), dict(self.results), dict(self.overrides)
         pools = []
-        for p in self.config.pools:
-            record = self.records.get(p.name, Record({}))
-            desired = self.desired.get(p.name)
+        for p in config.pools:
+            record = records.get(p.name, Record({}))
+            desired = desireds.get(p.name)
             decisions = {} if desired is None else {d.key.origin: d for d in desired.decisions}
             views = []
             for o in p.origins:
-                h = self.health.get(o.key, Health())
-                r = self.results.get(o.key)
+                h = healths.get(o.key, Health())
+                r = results.get(o.key)
                 d = decisions.get(o.id)
-                held = record.sets.get(o.id)
+                held = dict(record.sets).get(o.id)
                 views.append(
                     OriginView(
                         id=o.id,
@@ -417,7 +491,7 @@ class Runner:
                         desired=None if d is None else d.weight,
                         applied=None if held is None else held.weight,
                         reason="" if d is None else d.reason,
-                        override=self.overrides.get(o.key),
+                        override=overrides.get(o.key),
                     )
                 )
             pools.append(
@@ -427,7 +501,7 @@ class Runner:
                     zone_id=p.zone_id,
                     origins=tuple(views),
                     failed_open=desired is not None and desired.failed_open,
-                    unknown_sets=tuple(plan.unknown_sets(p, record.sets)),
+                    unknown_sets=tuple(plan.unknown_sets(p, dict(record.sets))),
                 )
             )
         return Snapshot(
@@ -446,10 +520,23 @@ class Runner:
 
 
 def _describe(c: Change) -> dict[str, object]:
-    return {
+    out: dict[str, object] = {
         "pool": c.pool,
         "origin": c.new.set_id,
         "from": None if c.old is None else c.old.weight,
         "to": c.new.weight,
         "reason": c.reason,
     }
+    if c.old is not None and c.old.ttl != c.new.ttl:
+        out["ttl"] = [c.old.ttl, c.new.ttl]
+    if c.old is not None and c.old.values != c.new.values:
+        out["value"] = [list(c.old.values), list(c.new.values)]
+    return out
+
+
+def _raises(c: Change) -> bool:
+    return c.new.weight > (0 if c.old is None else c.old.weight)
+
+
+def _same_target(a: Origin, b: Origin) -> bool:
+    return (a.bucket, a.region, a.canary) == (b.bucket, b.region, b.canary)

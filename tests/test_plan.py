@@ -81,20 +81,21 @@ def test_the_gate_allows_a_safe_change() -> None:
     assert plan.gate(now, plan.diff(POOL, now, desired(0, 100, 0))) is None
 
 
-def change(i: int, value: str = "b.s3.eu-west-1.amazonaws.com") -> Change:
-    old = WeightedSet("n", f"s{i}", 1, 60, (value,))
-    return Change("p", old, WeightedSet("n", f"s{i}", 0, 60, (value,)), "down")
+def change(i: int, value: str = "b.s3.eu-west-1.amazonaws.com", per_pool: int = 100) -> Change:
+    pool = f"p{i // per_pool}"
+    old = WeightedSet(pool, f"s{i}", 1, 60, (value,))
+    return Change(pool, old, WeightedSet(pool, f"s{i}", 0, 60, (value,)), "down")
 
 
-def test_batches_respect_the_element_limit_and_keep_each_swap_whole() -> None:
-    changes = [change(i) for i in range(1200)]  # 2 elements each
+def test_batches_respect_the_element_limit_and_keep_each_pool_whole() -> None:
+    changes = [change(i) for i in range(1200)]  # 2 elements each, 12 pools of 100
     out = plan.batches(changes)
     assert [len(b) for b in out] == [500, 500, 200]
     assert [c for b in out for c in b] == changes
 
 
 def test_batches_respect_the_character_limit() -> None:
-    changes = [change(i, "v" * 198) for i in range(200)]  # 2 x 200 characters each
+    changes = [change(i, "v" * 198, per_pool=10) for i in range(200)]  # 2 x 200 characters each
     out = plan.batches(changes)
     assert [len(b) for b in out] == [80, 80, 40]
     for b in out:

@@ -27,13 +27,15 @@ URL_REFRESH = 300  # re-sign this long before it expires (credentials may rotate
 
 def canary_age(body: bytes, now: float) -> float | None:
     """Age of a canary that holds JSON with an RFC 3339 `written_at`, else None."""
+    if body.lstrip()[:1] != b"{":
+        return None  # only a JSON object carries written_at; nothing else is parsed
     try:
         doc = json.loads(body)
         stamp = doc["written_at"]
         written = (
             datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
         )
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
     if written is None or written.tzinfo is None:
         return None

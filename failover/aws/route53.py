@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import botocore.exceptions
 import structlog
 
-from failover.errors import ConflictError, Route53Error
+from failover.errors import ConflictError, RejectedError, Route53Error
 from failover.model import Change, WeightedSet, quote_txt
 
 if TYPE_CHECKING:
@@ -21,8 +21,17 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("failover.route53")
 
-RETRYABLE = frozenset(
-    {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "ServiceUnavailable"}
+THROTTLED = frozenset({"Throttling", "ThrottlingException", "PriorRequestNotComplete"})
+RETRYABLE = THROTTLED | {"ServiceUnavailable", "InternalFailure", "InternalError"}
+# Refused for what the request says, not for a race: sending it again cannot help.
+REJECTED = frozenset({"InvalidChangeBatch", "InvalidInput"})
+# Transport faults worth another attempt; anything else (no credentials, no region,
+# a bad parameter) would fail the same way again.
+TRANSIENT = (
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
+    botocore.exceptions.ReadTimeoutError,
+    OSError,
 )
 PAGE = "300"  # the most Route 53 returns per ListResourceRecordSets page
 
@@ -113,7 +122,7 @@ def _to_rrset(s: WeightedSet) -> ResourceRecordSetTypeDef:
         "SetIdentifier": s.set_id,
         "Weight": s.weight,
         "TTL": s.ttl,
-        "ResourceRecords": [{"Value": quote_txt(v)} for v in s.values],
+        "ResourceRecords": [{"Value": v} for v in s.raw or [quote_txt(v) for v in s.values]],
     }
 
 
@@ -137,8 +146,10 @@ class Route53Store:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        abort: Callable[[], bool] = lambda: False,
     ) -> None:
         self.client = client
+        self._abort = abort  # true once the daemon is stopping: no more retries
         self.limiter = limiter
         self.observer = observer or _NoObserver()
         self.attempts = attempts
@@ -171,13 +182,14 @@ class Route53Store:
         if rr["Type"] != "TXT" or sid is None or "Weight" not in rr:
             other.append(f"{rr['Type']}{'/' + sid if sid else ''}")
             return
-        values = tuple(parse_txt(r["Value"]) for r in rr.get("ResourceRecords", []))
+        raw = tuple(str(r["Value"]) for r in rr.get("ResourceRecords", []))
         sets[sid] = WeightedSet(
             name=_name(rr["Name"]),
             set_id=sid,
             weight=int(rr["Weight"]),
             ttl=int(rr.get("TTL", 0)),
-            values=values,
+            values=tuple(parse_txt(v) for v in raw),
+            raw=raw,
         )
 
     def _scan(self, zone_id: str, start: str | None) -> Iterable[Any]:
@@ -234,25 +246,24 @@ class Route53Store:
                 resp = fn(**kwargs)
             except botocore.exceptions.ClientError as e:
                 code = str(e.response.get("Error", {}).get("Code", "Unknown"))
+                message = str(e.response.get("Error", {}).get("Message", ""))
                 status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-                retry = code in RETRYABLE or status >= 500
-                outcome = _outcome(code, status)
+                outcome = _outcome(code, status, message)
                 self.observer.route53_request(operation, outcome, self._clock() - started)
-                if code == "InvalidChangeBatch":
-                    message = str(e.response.get("Error", {}).get("Message", code))
+                if outcome == "conflict":
                     raise ConflictError(message) from e
-                if not retry or attempt == self.attempts:
-                    message = str(e.response.get("Error", {}).get("Message", ""))
-                    raise Route53Error(
-                        f"{operation}: {code} after {attempt} attempt(s): {message}"
-                    ) from e
+                what = f"{operation}: {code} after {attempt} attempt(s): {message}"
+                if code in REJECTED:
+                    raise RejectedError(what) from e
+                retry = code in RETRYABLE or status >= 500
+                if not retry or attempt == self.attempts or self._abort():
+                    raise Route53Error(what) from e
                 self._back_off(operation, attempt, code)
             except (botocore.exceptions.BotoCoreError, OSError) as e:
                 self.observer.route53_request(operation, "error", self._clock() - started)
-                if attempt == self.attempts:
-                    raise Route53Error(
-                        f"{operation}: {type(e).__name__} after {attempt} attempts"
-                    ) from e
+                transient = isinstance(e, TRANSIENT)
+                if not transient or attempt == self.attempts or self._abort():
+                    raise Route53Error(f"{operation}: {type(e).__name__}: {e}") from e
                 self._back_off(operation, attempt, type(e).__name__)
             else:
                 self.observer.route53_request(operation, "ok", self._clock() - started)
@@ -261,23 +272,26 @@ class Route53Store:
 
     def _back_off(self, operation: str, attempt: int, code: str) -> None:
         delay = min(self.backoff_max, self.backoff * 2 ** (attempt - 1)) * (0.5 + self._rand())
+        event = "route53_throttled" if code in THROTTLED else "route53_retried"
         log.warning(
-            "route53_throttled",
-            operation=operation,
-            code=code,
-            attempt=attempt,
-            retry_in=round(delay, 3),
+            event, operation=operation, code=code, attempt=attempt, retry_in=round(delay, 3)
         )
         self._sleep(delay)
 
 
-def _outcome(code: str, status: int) -> str:
+def _is_conflict(message: str) -> bool:
+    """An InvalidChangeBatch that says a record is not what we read: someone changed it."""
+    signs = ("was not found", "do not match the current values", "already exists")
+    return any(m in message for m in signs)
+
+
+def _outcome(code: str, status: int, message: str = "") -> str:
     if code in ("Throttling", "ThrottlingException"):
         return "throttled"
     if code == "PriorRequestNotComplete":
         return "busy"
     if code == "InvalidChangeBatch":
-        return "conflict"
+        return "conflict" if _is_conflict(message) else "rejected"
     if status >= 500:
         return "server_error"
     return "client_error"

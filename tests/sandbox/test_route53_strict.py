@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -104,15 +105,30 @@ def _new_world(client: Any, serial: list[int]) -> World:
 
 @pytest.fixture
 def strict() -> Iterator[None]:
-    route53_strict.install()
-    yield
-    route53_strict.uninstall()
+    with _restored():
+        route53_strict.install()
+        yield
 
 
 @pytest.fixture
-def lax() -> None:
-    route53_strict.uninstall()
-    assert not route53_strict.installed()
+def lax() -> Iterator[None]:
+    with _restored():
+        route53_strict.uninstall()
+        assert not route53_strict.installed()
+        yield
+
+
+@contextlib.contextmanager
+def _restored() -> Iterator[None]:
+    """Leave the process as it was: other tests share a moto server that must stay strict."""
+    was = route53_strict.installed()
+    try:
+        yield
+    finally:
+        if was:
+            route53_strict.install()
+        else:
+            route53_strict.uninstall()
 
 
 @pytest.fixture(scope="module")
@@ -445,11 +461,12 @@ def test_moto_alone_never_returns_next_record_identifier(lax: None, inproc: Worl
 
 
 def test_install_twice_then_uninstall_restores_moto() -> None:
-    route53_strict.install()
-    route53_strict.install()
-    assert route53_strict.installed()
-    route53_strict.uninstall()
-    assert not route53_strict.installed()
-    from moto.route53 import models
+    with _restored():
+        route53_strict.install()
+        route53_strict.install()
+        assert route53_strict.installed()
+        route53_strict.uninstall()
+        assert not route53_strict.installed()
+        from moto.route53 import models
 
-    assert models.Route53Backend.change_resource_record_sets.__module__ == "moto.route53.models"
+        assert models.Route53Backend.change_resource_record_sets.__module__ == "moto.route53.models"
