@@ -316,3 +316,34 @@ def test_a_pool_failed_open_stays_so_while_writes_are_frozen(world: World) -> No
         world.rounds(3)
     assert world.runner.snapshot().pools[0].failed_open
     assert "pool_recovered" not in {e["event"] for e in logs}
+
+
+def test_a_pool_route53_refuses_to_write_does_not_hold_back_the_others(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """A record outside its zone is refused every time; the zone's other pools still fail over."""
+    zone.put(POOL, ALL)
+    bad = make_pool(name="bad", record="www.elsewhere.org", health=H, zone_id=zone.id)
+    w = World(zone, tmp_path)
+    w.config = make_config(dataclasses.replace(POOL, zone_id=zone.id), bad)
+    w.runner = w.new_runner()
+    w.rounds(2)  # "bad"'s sets are missing: creating them is refused
+    w.prober.set(Outcome.HTTP_5XX, A)
+    with capture_logs() as logs:
+        w.rounds(3)
+    assert w.weights()[A] == 0
+    assert "route53_write_rejected" in {e["event"] for e in logs}
+
+
+def test_operator_overrides_are_logged_when_the_daemon_takes_them(world: World) -> None:
+    key = OriginKey("www", B)
+    world.overrides.save({key: Override(key, Action.PIN, "ops@host", 0.0, "hold")})
+    with capture_logs() as logs:
+        world.rounds(1)
+    applied = [e for e in logs if e["event"] == "override_applied"]
+    assert applied[0]["action"] == "pin"
+    assert applied[0]["by"] == "ops@host"
+    world.overrides.save({})
+    with capture_logs() as logs:
+        world.rounds(1)
+    assert "override_removed" in {e["event"] for e in logs}

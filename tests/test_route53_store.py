@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from failover.aws.route53 import RateLimiter, Route53Store, parse_txt
 from failover.errors import ConflictError, Route53Error
 from failover.metrics import Metrics
-from failover.model import Change
+from failover.model import Change, WeightedSet
 from failover.sandbox.faults import inject_route53_fault
 from tests.conftest import Zone
 from tests.factories import make_pool, wset
@@ -171,3 +171,55 @@ def test_a_lost_response_surfaces_after_retry_as_a_conflict(zone: Zone) -> None:
     with pytest.raises(ConflictError):
         zone.store.change(zone.id, [Change("www", wset(POOL, A, 100), wset(POOL, A, 0), "x")], "t")
     assert zone.weights(POOL) == {A: 0}
+
+
+def test_a_set_written_as_several_strings_is_matched_exactly_when_replaced(zone: Zone) -> None:
+    """Readers join `"a" "b"`; a DELETE must carry the strings as Route 53 holds them."""
+    endpoint = POOL.origin(A).endpoint
+    zone.client.change_resource_record_sets(  # type: ignore[attr-defined]
+        HostedZoneId=zone.id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": "www.example.com.",
+                        "Type": "TXT",
+                        "SetIdentifier": A,
+                        "Weight": 100,
+                        "TTL": 30,
+                        "ResourceRecords": [{"Value": f'"{endpoint[:10]}" "{endpoint[10:]}"'}],
+                    },
+                }
+            ]
+        },
+    )
+    held = zone.store.read(zone.id, [POOL.record])[POOL.record].sets[A]
+    assert held == wset(POOL, A, 100)  # same value once joined
+    zone.store.change(zone.id, [Change("www", held, wset(POOL, A, 0), "down")], "t")
+    assert zone.weights(POOL) == {A: 0}
+
+
+def test_an_error_that_cannot_clear_is_not_retried(
+    zone: Zone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from failover.daemon import route53_client
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    slept: list[float] = []
+    client = route53_client(boto3.Session())
+    store = Route53Store(client, RateLimiter(1000.0), sleep=slept.append)  # type: ignore[arg-type]
+    with pytest.raises(Route53Error, match="NoCredentialsError"):
+        store.read(zone.id, [POOL.record])
+    assert slept == []
+
+
+def test_a_content_rejection_is_not_a_conflict(zone: Zone) -> None:
+    from failover.errors import RejectedError
+
+    outside = WeightedSet("www.elsewhere.org", "x", 1, 30, ("b.s3.eu-west-1.amazonaws.com",))
+    with pytest.raises(RejectedError):
+        zone.store.change(zone.id, [Change("www", None, outside, "missing")], "t")
