@@ -195,6 +195,26 @@ class Sandbox:
             if rs["Name"] == wanted and rs["Type"] == "TXT" and "SetIdentifier" in rs
         }
 
+    def set_weights(self, weights: dict[str, int]) -> None:
+        """Write weights by hand (UPSERT, as a person or CloudFormation would)."""
+        changes: list[Any] = [
+            {
+                "Action": "UPSERT",
+                "ResourceRecordSet": {
+                    "Name": self.record + ".",
+                    "Type": "TXT",
+                    "SetIdentifier": region,
+                    "Weight": weight,
+                    "TTL": self.timings.ttl,
+                    "ResourceRecords": [{"Value": quote_txt(self.endpoint(region))}],
+                },
+            }
+            for region, weight in weights.items()
+        ]
+        self.route53.change_resource_record_sets(
+            HostedZoneId=self.zone_id, ChangeBatch={"Comment": "by hand", "Changes": changes}
+        )
+
     def region_of(self, domain: str) -> str | None:
         """The region whose bucket an S3 endpoint names, or None if none of ours."""
         for region in REGIONS:
