@@ -227,10 +227,12 @@ class Sandbox:
         """Make one region's bucket misbehave (see `s3proxy.Kind`)."""
         self._proxy().break_target(self._bucket(region), Fault.of(kind, seconds))
 
-    def break_all(self, kind: str, seconds: float | None = None) -> None:
-        """Make every bucket misbehave at the same instant."""
+    def break_all(
+        self, kind: str, seconds: float | None = None, regions: tuple[str, ...] = REGIONS
+    ) -> None:
+        """Make every bucket (or those of `regions`) misbehave at the same instant."""
         fault = Fault.of(kind, seconds)
-        self._proxy().set_faults(dict.fromkeys(self.buckets.values(), fault))
+        self._proxy().set_faults(dict.fromkeys((self._bucket(r) for r in regions), fault))
 
     def break_route53(self, kind: str, seconds: float | None = None) -> None:
         """Make Route 53's API, as the product reaches it, misbehave (e.g. `slow` writes)."""
