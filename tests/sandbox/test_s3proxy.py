@@ -198,3 +198,23 @@ def test_close_releases_hung_connections_threads_and_the_port(upstream: str) -> 
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", proxy.port))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="aws/probe.py _is_timeout: urllib3 2.x NewConnectionError subclasses "
+    "ConnectTimeoutError, so a refused connection (or DNS failure) is labelled timeout",
+)
+def test_a_refused_connection_is_classified_as_connection_not_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as s:  # a port that is certainly closed: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{s.getsockname()[1]}")
+        prober = Prober()
+        try:
+            result = prober.probe(ORIGIN)
+        finally:
+            prober.close()
+    assert result.latency < TIMEOUT  # refused at once: nothing timed out
+    assert result.outcome is Outcome.CONNECTION, result
