@@ -10,11 +10,13 @@ one held.
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, TextIO
 
 from failover.config import load
@@ -398,6 +400,11 @@ def run(
     timings: Timings | None = None,
 ) -> int:
     """Run the scripted demo (or the interactive loop); 0 if every expectation held."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # unwind through `finally`: the daemon is stopped, not orphaned
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     demo = Demo(timings or Timings(), fall, out)
     try:
         demo.start()
@@ -413,9 +420,12 @@ def run(
         demo.tl.say(f"scenario stopped: {e}")
     except KeyboardInterrupt:
         demo.tl.say("interrupted")
+        if interactive:
+            return 0
         demo.tl.failed.append("interrupted")
     finally:
         demo.close()
+        signal.signal(signal.SIGTERM, previous)
     tl = demo.tl
     took = time.time() - tl.started
     if tl.failed:

@@ -95,3 +95,32 @@ def test_failover_sandbox_prints_what_failover_run_needs_and_stops_on_sigterm(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sigterm_stops_the_demo_and_its_daemon_subprocess() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "failover", "demo"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        assert proc.stdout is not None
+        pid = None
+        deadline = time.monotonic() + 20
+        while pid is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            found = re.search(r"daemon started: pid (\d+)", line)
+            pid = int(found.group(1)) if found else None
+        assert pid is not None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 1  # interrupted: not every expectation was seen
+        assert "daemon stopped cleanly" in proc.stdout.read()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
