@@ -1,4 +1,4 @@
-"""The `failover` command: run, check, status, drain/undrain/pin/unpin, validate, canary, healthcheck."""
+"""The `failover` command: run, check, status, drain/pin, validate, canary, healthcheck, demo, sandbox."""
 
 from __future__ import annotations
 
@@ -109,6 +109,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--pool", help="only this pool")
     w.set_defaults(func=_canary_write)
+    d = sub.add_parser(
+        "demo",
+        help="run the daemon and the edge router through outages on a local sandbox",
+        description="run the daemon and the edge router through outages on a local sandbox",
+    )
+    d.add_argument("--fall", type=int, help="override health.fall (a huge value must fail)")
+    d.add_argument("--interactive", action="store_true", help="break and heal regions by hand")
+    d.set_defaults(func=_demo)
+    sb = sub.add_parser(
+        "sandbox",
+        help="run the local AWS sandbox in the foreground for `failover run` to talk to",
+        description="run the local AWS sandbox in the foreground for `failover run` to talk to",
+    )
+    sb.add_argument("--config-out", metavar="PATH", help="where to write the config")
+    sb.set_defaults(func=_sandbox)
     h = cmd("healthcheck", _healthcheck, "exit 0 if the local daemon's /healthz is good")
     h.add_argument("--url", help="default: http://<daemon.listen>/healthz")
     h.add_argument("--timeout", type=_positive(float), default=2.0, help="seconds (default 2)")
@@ -395,6 +410,20 @@ def _canary_write(args: argparse.Namespace) -> int:
     for o in written:
         print(f"wrote s3://{o.bucket}/{o.canary} ({o.pool}/{o.id})")
     return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
+
+    if args.fall is not None and args.fall < 1:
+        raise FailoverError(f"--fall must be at least 1, got {args.fall}")
+    return demo.run(fall=args.fall, interactive=args.interactive)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from failover.sandbox import foreground  # noqa: PLC0415 - moto loads only for the sandbox
+
+    return foreground.run(args.config_out)
 
 
 def _healthcheck(args: argparse.Namespace) -> int:
