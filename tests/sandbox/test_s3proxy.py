@@ -202,11 +202,6 @@ def test_close_releases_hung_connections_threads_and_the_port(upstream: str) -> 
         s.bind(("127.0.0.1", proxy.port))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aws/probe.py _is_timeout: urllib3 2.x NewConnectionError subclasses "
-    "ConnectTimeoutError, so a refused connection (or DNS failure) is labelled timeout",
-)
 def test_a_refused_connection_is_classified_as_connection_not_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
