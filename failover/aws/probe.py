@@ -66,6 +66,7 @@ class Prober:
         session: boto3.Session | None = None,
         *,
         workers: int = 32,
+        hosts: int = 1024,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -75,7 +76,11 @@ class Prober:
         self._clients: dict[str, S3Client] = {}
         self._urls: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
-        self._http = urllib3.PoolManager(num_pools=64, maxsize=4, retries=False)
+        # Keep one idle connection per worker for each host, so that with one shared
+        # endpoint no worker opens a new connection per probe; with virtual-hosted
+        # buckets (one host each) a pool per bucket is kept, up to `hosts`.
+        self._http = urllib3.PoolManager(num_pools=hosts, maxsize=workers, retries=False)
+        self._headers = {"Range": f"bytes=0-{CANARY_BYTES - 1}"}
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
 
     def close(self) -> None:
@@ -130,7 +135,7 @@ class Prober:
         resp = self._http.request(
             "GET",
             url,
-            headers={"Range": f"bytes=0-{CANARY_BYTES - 1}"},
+            headers=self._headers,
             preload_content=False,
             timeout=urllib3.Timeout(connect=remaining, read=remaining),
             redirect=False,
