@@ -320,7 +320,8 @@ def parent(args: argparse.Namespace) -> None:
             ("resign", "presign every probe, keep-alive"),
             ("newconn", "cached URL, new connection per probe"),
             ("smallpool", "cached URL, 32 threads, pool keeps 4"),
-            ("current", "cached URL, pool keeps one per worker"),
+            ("threads", "cached URL, 32 threads, pool keeps 32"),
+            ("current", "prebuilt request, event loop"),
         ):
             r = run_child(endpoint, child="probe", size=n, prober=variant, rounds=3 if quick else 6)
             rows.append({"variant": label, **r})
@@ -336,8 +337,9 @@ def parent(args: argparse.Namespace) -> None:
         )
         rows = []
         for variant, label in (
-            ("smallpool", "32 threads"),
-            ("current", "32 threads, pool per worker"),
+            ("smallpool", "32 threads (as first written)"),
+            ("threads128", "128 threads"),
+            ("current", "event loop, 512 in flight"),
         ):
             r = run_child(slow_endpoint, child="probe", size=n, prober=variant, rounds=2)
             rows.append({"variant": label, **r})

@@ -8,12 +8,13 @@ import botocore.config
 import urllib3
 from prometheus_client import CollectorRegistry, Counter
 
+from bench.threaded_probe import ThreadedProber
 from failover.aws.probe import Prober, classify
 from failover.metrics import Metrics
 from failover.model import CANARY_BYTES, Origin, Outcome, ProbeResult
 
 
-class Boto3Prober(Prober):
+class Boto3Prober(ThreadedProber):
     """A boto3 `get_object` per probe: build, sign and send a request from scratch each time."""
 
     def probe(self, origin: Origin) -> ProbeResult:
@@ -42,7 +43,7 @@ class Boto3Prober(Prober):
         return ProbeResult(origin.key, outcome, self._clock() - started, status, age, detail)
 
 
-class ResignProber(Prober):
+class ResignProber(ThreadedProber):
     """Presign the canary URL again for every probe instead of reusing it for minutes."""
 
     def _url(self, origin: Origin) -> str:
@@ -50,7 +51,7 @@ class ResignProber(Prober):
         return super()._url(origin)
 
 
-class NewConnectionProber(Prober):
+class NewConnectionProber(ThreadedProber):
     """Open a new TCP connection for every probe (`Connection: close`), no keep-alive."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -58,7 +59,7 @@ class NewConnectionProber(Prober):
         self._headers = {**self._headers, "Connection": "close"}
 
 
-class SmallPoolProber(Prober):
+class SmallPoolProber(ThreadedProber):
     """The prober as first written: 32 threads sharing a pool that keeps only 4 connections."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -84,10 +85,19 @@ class CounterMetrics(Metrics):
         self.probe_seconds.labels(region).observe(result.latency)
 
 
-PROBERS: dict[str, type[Prober]] = {
+class WideThreadedProber(ThreadedProber):
+    """The threaded prober with 128 threads: more probes in flight, one thread each."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "workers": 128})
+
+
+PROBERS: dict[str, type[ThreadedProber] | type[Prober]] = {
     "boto3": Boto3Prober,
     "resign": ResignProber,
     "newconn": NewConnectionProber,
     "smallpool": SmallPoolProber,
+    "threads": ThreadedProber,
+    "threads128": WideThreadedProber,
     "current": Prober,
 }

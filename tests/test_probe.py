@@ -1,0 +1,267 @@
+"""The prober against a real HTTP server on loopback: every outcome, deadlines, keep-alive, TLS."""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from failover.aws.probe import Prober
+from failover.model import HealthSettings, Origin, Outcome
+
+FRESH = json.dumps(
+    {"written_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
+).encode()
+OLD = json.dumps({"written_at": "2020-01-01T00:00:00Z"}).encode()
+
+
+def answer(status: int, body: bytes, extra: str = "") -> bytes:
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    return head.encode() + body
+
+
+class Canaries(socketserver.StreamRequestHandler):
+    """Answers by the bucket named in the path; keeps connections alive unless told not to."""
+
+    server: Server
+
+    def handle(self) -> None:
+        self.server.connections += 1
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            while self.rfile.readline() not in (b"\r\n", b""):
+                pass
+            path = line.split(b" ")[1].decode()
+            bucket = path.split("/")[1]
+            self.server.paths.append(path)
+            if not self.respond(bucket):
+                return
+
+    def respond(self, bucket: str) -> bool:
+        w = self.wfile
+        if bucket == "case-ok":
+            w.write(answer(206, FRESH))
+        elif bucket == "case-old":
+            w.write(answer(200, OLD))
+        elif bucket == "case-503":
+            w.write(answer(503, b"<Error><Code>SlowDown</Code></Error>"))
+        elif bucket == "case-403":
+            w.write(answer(403, b"<Error><Code>AccessDenied</Code></Error>"))
+        elif bucket == "case-404":
+            w.write(answer(404, b""))
+        elif bucket == "case-302":
+            w.write(answer(302, b"", "Location: http://127.0.0.1:9/\r\n"))
+        elif bucket == "case-chunked":
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(FRESH), 7):
+                part = FRESH[i : i + 7]
+                w.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            w.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+        elif bucket == "case-big":
+            w.write(answer(200, FRESH + b" " * 100_000))
+        elif bucket == "case-oneshot":
+            w.write(answer(206, FRESH))  # then closes without saying so
+            return False
+        elif bucket == "case-drip":
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+            for _ in range(100):
+                w.write(b"x")
+                time.sleep(0.05)
+        elif bucket == "case-hang":
+            time.sleep(1.0)
+            return False
+        elif bucket == "case-garbage":
+            w.write(b"HELLO THERE\r\n\r\n")
+            return False
+        else:  # case-close
+            return False
+        return True
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), Canaries)
+        self.connections = 0
+        self.paths: list[str] = []
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+def start(tls: ssl.SSLContext | None = None) -> Server:
+    server = Server(tls)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    s = start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{s.port}")
+    yield s
+    s.shutdown()
+    s.server_close()
+
+
+@pytest.fixture
+def prober() -> Iterator[Prober]:
+    p = Prober()
+    yield p
+    p.close()
+
+
+def origin(case: str, **health: object) -> Origin:
+    settings = HealthSettings(**{"timeout": 0.4, **health})  # type: ignore[arg-type]
+    return Origin("www", case, f"case-{case}", "eu-west-1", 100, "_failover/canary.json", settings)
+
+
+@pytest.mark.parametrize(
+    ("case", "outcome", "status"),
+    [
+        ("ok", Outcome.OK, 206),
+        ("chunked", Outcome.OK, 200),
+        ("big", Outcome.OK, 200),
+        ("503", Outcome.HTTP_5XX, 503),
+        ("403", Outcome.HTTP_403, 403),
+        ("404", Outcome.HTTP_404, 404),
+        ("302", Outcome.HTTP_OTHER, 302),
+        ("close", Outcome.CONNECTION, None),
+        ("garbage", Outcome.CONNECTION, None),
+    ],
+)
+def test_each_answer_is_classified(
+    server: Server, prober: Prober, case: str, outcome: Outcome, status: int | None
+) -> None:
+    result = prober.probe(origin(case))
+    assert (result.outcome, result.status) == (outcome, status)
+
+
+def test_the_canary_is_read_with_a_signed_bounded_range_get(server: Server, prober: Prober) -> None:
+    result = prober.probe(origin("ok"))
+    assert result.age is not None
+    assert result.age < 120
+    path = server.paths[-1]
+    assert path.startswith("/case-ok/_failover/canary.json?")
+    assert "X-Amz-Signature=" in path
+
+
+def test_a_canary_too_old_or_without_the_expected_text_fails(
+    server: Server, prober: Prober
+) -> None:
+    assert prober.probe(origin("old", max_age=60.0)).outcome is Outcome.TOO_OLD
+    assert prober.probe(origin("ok", expect="nowhere")).outcome is Outcome.MISMATCH
+    assert prober.probe(origin("ok", expect="written_at")).outcome is Outcome.OK
+
+
+@pytest.mark.parametrize("case", ["drip", "hang"])
+def test_a_slow_answer_times_out_at_the_overall_deadline(
+    server: Server, prober: Prober, case: str
+) -> None:
+    started = time.monotonic()
+    result = prober.probe(origin(case, timeout=0.3))
+    took = time.monotonic() - started
+    assert result.outcome is Outcome.TIMEOUT
+    assert 0.25 < took < 0.8
+
+
+def test_nothing_listening_is_a_connection_failure(
+    monkeypatch: pytest.MonkeyPatch, prober: Prober
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
+    result = prober.probe(origin("ok"))
+    assert result.outcome is Outcome.CONNECTION
+    assert result.outcome.transport_failure
+
+
+def test_rounds_reuse_kept_alive_connections(server: Server, prober: Prober) -> None:
+    origins = [origin("ok"), origin("chunked"), origin("503")]
+    for _ in range(5):
+        results = prober.probe_all(origins)
+        assert [r.outcome for r in results.values()] == [Outcome.OK, Outcome.OK, Outcome.HTTP_5XX]
+    assert len(server.paths) == 15
+    assert server.connections <= 3
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(
+    server: Server, prober: Prober
+) -> None:
+    for _ in range(5):
+        assert prober.probe(origin("oneshot")).outcome is Outcome.OK
+    assert server.connections == 5
+
+
+def test_a_body_left_unread_never_poisons_the_next_probe(server: Server, prober: Prober) -> None:
+    for case in ("big", "ok", "drip", "ok", "big", "chunked"):
+        result = prober.probe(origin(case, timeout=0.2))
+        assert result.outcome is (Outcome.TIMEOUT if case == "drip" else Outcome.OK), case
+
+
+def test_probe_all_answers_for_every_origin_at_once(server: Server, prober: Prober) -> None:
+    origins = [
+        Origin(f"p{i}", "a", "case-ok", "eu-west-1", 100, "c.json", HealthSettings(timeout=2.0))
+        for i in range(300)
+    ]
+    results = prober.probe_all(origins)
+    assert set(results) == {o.key for o in origins}
+    assert {r.outcome for r in results.values()} == {Outcome.OK}
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_https_endpoints_are_verified_against_the_configured_ca_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server = start(tls)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"https://127.0.0.1:{server.port}")
+        untrusting = Prober()
+        try:
+            assert untrusting.probe(origin("ok")).outcome is Outcome.CONNECTION
+        finally:
+            untrusting.close()
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
+        trusting = Prober()
+        try:
+            assert [trusting.probe(origin("ok")).outcome for _ in range(3)] == [Outcome.OK] * 3
+        finally:
+            trusting.close()
+    finally:
+        server.shutdown()
+        server.server_close()
