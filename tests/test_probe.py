@@ -81,6 +81,15 @@ class Canaries(socketserver.StreamRequestHandler):
         elif bucket == "case-hang":
             time.sleep(1.0)
             return False
+        elif bucket == "case-badchunk":
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+            return False
+        elif bucket == "case-longchunk":
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1" * 40_000)
+            return False
+        elif bucket == "case-longhead":
+            w.write(b"HTTP/1.1 200 OK\r\nX-Filler: " + b"a" * 40_000 + b"\r\n\r\n")
+            return False
         elif bucket == "case-garbage":
             w.write(b"HELLO THERE\r\n\r\n")
             return False
@@ -145,6 +154,9 @@ def origin(case: str, **health: object) -> Origin:
         ("302", Outcome.HTTP_OTHER, 302),
         ("close", Outcome.CONNECTION, None),
         ("garbage", Outcome.CONNECTION, None),
+        ("badchunk", Outcome.CONNECTION, None),
+        ("longchunk", Outcome.CONNECTION, None),
+        ("longhead", Outcome.CONNECTION, None),
     ],
 )
 def test_each_answer_is_classified(

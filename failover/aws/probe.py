@@ -112,7 +112,8 @@ class Prober:
                     status, body = await self._fetcher.get(target, CANARY_BYTES)
             except TimeoutError:
                 return self._result(origin, Outcome.TIMEOUT, started, detail="deadline exceeded")
-            except (OSError, EOFError, ProtocolError) as e:
+            except (OSError, EOFError, ProtocolError, asyncio.LimitOverrunError, ValueError) as e:
+                # No usable HTTP answer: refused, reset, TLS failure, closed early, garbled.
                 return self._result(origin, Outcome.CONNECTION, started, detail=type(e).__name__)
         outcome, age, detail = classify(origin, status, body, self._wall())
         return self._result(origin, outcome, started, status, age, detail)
