@@ -229,6 +229,31 @@ def test_a_body_left_unread_never_poisons_the_next_probe(server: Server, prober:
         assert result.outcome is (Outcome.TIMEOUT if case == "drip" else Outcome.OK), case
 
 
+def test_closing_the_prober_ends_a_round_in_flight_at_once(server: Server) -> None:
+    """A stopping daemon must not wait out the probes of the round that is running."""
+    prober = Prober()
+    outcome: list[BaseException | dict[object, object]] = []
+
+    def round_() -> None:
+        try:
+            outcome.append(prober.probe_all([origin("hang", timeout=5.0)]))
+        except BaseException as e:  # noqa: BLE001 - the test inspects what the round saw
+            outcome.append(e)
+
+    worker = threading.Thread(target=round_)
+    worker.start()
+    time.sleep(0.2)  # let the probe reach the server and wait on it
+    started = time.monotonic()
+    prober.close()
+    worker.join(timeout=3)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 1.0
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], Exception)
+    with pytest.raises(RuntimeError, match="closed"):
+        prober.probe_all([origin("ok")])
+
+
 def test_probe_all_answers_for_every_origin_at_once(server: Server, prober: Prober) -> None:
     origins = [
         Origin(f"p{i}", "a", "case-ok", "eu-west-1", 100, "c.json", HealthSettings(timeout=2.0))

@@ -76,17 +76,30 @@ class Fetcher:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop.is_closed():
+            coro.close()
+            raise RuntimeError("the prober is closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def close(self) -> None:
+        """Cancel what is in flight (a waiting `run` raises CancelledError), then stop."""
         if self._loop.is_closed():
             return
-        self.run(self._close_idle())
+        self.run(self._cancel_and_close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
 
-    async def _close_idle(self) -> None:
+    async def _cancel_and_close(self) -> None:
+        here = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not here]
+        for task in tasks:
+            task.cancel()
+        # Wait for them to unwind (closing their connections, telling their callers).
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._close_idle()
+
+    def _close_idle(self) -> None:
         for conns in self._idle.values():
             for _, writer in conns:
                 writer.close()
