@@ -20,10 +20,11 @@ Key = tuple[str, str, str]  # name, type, set identifier
 
 
 def _error(code: str, message: str, op: str) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}},
-        op,
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    return ClientError(response, op)
 
 
 class CountingRoute53:

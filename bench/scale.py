@@ -124,12 +124,11 @@ def child_daemon(args: argparse.Namespace) -> dict[str, Any]:
     daemon.prober.close()
     daemon.prober = daemon.runner.prober = PROBERS[args.prober]()  # type: ignore[assignment]
     runner = daemon.runner
-    runner.store = Route53Store(
-        fake,  # type: ignore[arg-type]
-        daemon.limiter,
-        observer=metrics,
-        sleep=daemon.stop.wait,
-    )
+
+    def pause(seconds: float) -> None:
+        daemon.stop.wait(seconds)
+
+    runner.store = Route53Store(fake, daemon.limiter, observer=metrics, sleep=pause)
     scheduled: list[float] = []
     rounds: list[dict[str, Any]] = []
     fail_at = args.rounds // 3  # the region fails before this round; fall=3 takes it out
