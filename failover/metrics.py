@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from failover import __version__
@@ -27,9 +28,11 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.probes = Counter(
-            "failover_probe", "Canary probes by outcome.", ["pool", "origin", "outcome"], registry=r
-        )
+        # One series per origin and outcome: counted in a plain dict and reported at
+        # scrape time, because a labelled Counter per origin costs a child object, a lock
+        # and a `_created` series each (FACTS.md: too slow to render at 10,000 origins).
+        self.probes = ProbeCounts()
+        r.register(self.probes)
         self.probe_seconds = Histogram(
             "failover_probe_duration_seconds",
             "Canary probe duration, per region.",
@@ -93,7 +96,7 @@ class Metrics:
         ).labels(__version__).set(1)
 
     def observe_probe(self, region: str, result: ProbeResult) -> None:
-        self.probes.labels(result.key.pool, result.key.origin, result.outcome.value).inc()
+        self.probes.inc(result.key.pool, result.key.origin, result.outcome.value)
         self.probe_seconds.labels(region).observe(result.latency)
 
     def route53_request(self, operation: str, outcome: str, seconds: float) -> None:
@@ -104,6 +107,40 @@ class Metrics:
     def watch(self, snapshot: Callable[[], Snapshot]) -> None:
         """Report per-origin state from `snapshot()` at each scrape."""
         self.registry.register(StateCollector(snapshot))
+
+
+class ProbeCounts(Collector):
+    """`failover_probe_total{pool,origin,outcome}`: probes counted per origin and outcome."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, pool: str, origin: str, outcome: str) -> None:
+        key = (pool, origin, outcome)
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def value(self, pool: str, origin: str, outcome: str) -> int:
+        with self._lock:
+            return self._counts.get((pool, origin, outcome), 0)
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            counts = list(self._counts.items())
+        family = self._family()
+        for labels, n in counts:
+            family.add_metric(labels, float(n))
+        yield family
+
+    @staticmethod
+    def _family() -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "failover_probe", "Canary probes by outcome.", labels=["pool", "origin", "outcome"]
+        )
 
 
 class StateCollector(Collector):

@@ -60,21 +60,24 @@ def record_ttl(pool: Pool, current: Mapping[str, WeightedSet]) -> int:
 
 
 def guards(current: Mapping[str, WeightedSet], changes: Sequence[Change]) -> list[Change]:
-    """Compare-and-swaps of unchanged values that pin what the gate counted on.
+    """A compare-and-swap of unchanged values that pins what the gate counted on.
 
     The gate judges against the record as last read. If a change lowers a weight,
-    the sets left serving travel in the same batch as DELETE+CREATE of exactly what
-    was read: should anyone have lowered them since, the batch is refused as a
-    conflict instead of landing on a record whose every weight is 0.
+    the heaviest set left serving travels in the same batch as DELETE+CREATE of
+    exactly what was read: should anyone have changed it since, the batch is refused
+    as a conflict (then re-read and re-decided) instead of landing on a record whose
+    every weight is 0. One such set is enough to keep the record serving.
     """
     if not any(c.old is not None and c.new.weight < c.old.weight for c in changes):
         return []
-    touched = {c.new.set_id for c in changes}
-    return [
-        Change(pool=changes[0].pool, old=s, new=s, reason="guard")
-        for sid, s in sorted(current.items())
-        if sid not in touched and s.weight > 0
-    ]
+    after = {c.new.set_id: c.new for c in changes}
+    if any(s.weight > 0 for s in after.values()):
+        return []  # one of our own swaps already pins a serving set
+    serving = [s for sid, s in current.items() if sid not in after and s.weight > 0]
+    if not serving:
+        return []  # the gate refuses such a change set before it gets here
+    keep = max(serving, key=lambda s: (s.weight, s.set_id))
+    return [Change(pool=changes[0].pool, old=keep, new=keep, reason="guard")]
 
 
 def _why(have: WeightedSet | None, want: WeightedSet, reason: str) -> str:

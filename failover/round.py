@@ -95,7 +95,8 @@ class Runner:
         self.desired: dict[str, Desired] = {}
         self.overrides: dict[OriginKey, Override] = {}
         self.frozen = False
-        self.last_sync: float | None = None
+        self.last_sync: float | None = None  # when the least recently read zone was read
+        self.zone_synced: dict[str, float] = {}  # zone id → when it was last read
         self.last_round: float | None = None
         self.last_change: dict[str, object] = {}
         self.drifted: set[OriginKey] = set()
@@ -120,6 +121,7 @@ class Runner:
             self.config = config
             self.write = self.allow_write and not config.daemon.dry_run
             self.last_sync = None  # names or zones may have changed: read Route 53 again
+            self.zone_synced = {}
 
     # -- one round ------------------------------------------------------------------
     def run_round(self) -> RoundReport:
@@ -141,8 +143,7 @@ class Runner:
     def _round(self, report: RoundReport) -> None:
         cfg = self.config
         now = self.clock()
-        if self.last_sync is None or now - self.last_sync >= cfg.daemon.resync:
-            self._sync(cfg.pools, now)
+        self._sync(cfg.pools, now)
         self._load_overrides()
         origins = cfg.all_origins()
         results = self.prober.probe_all(origins)
@@ -166,22 +167,37 @@ class Runner:
 
     # -- steps ----------------------------------------------------------------------
     def _sync(self, pools: Sequence[Pool], now: float) -> None:
+        """Re-read Route 53: every zone never read, else at most one zone that is due.
+
+        A zone is due `resync` seconds after it was last read. Reading one due zone per
+        round spreads the reads (a zone of 10,000 records is 34 pages, seconds at the
+        shared rate limit) so no round waits for all of them, and reads stay one scan
+        per zone per `resync` however many rounds run.
+        """
         zones: dict[str, list[Pool]] = defaultdict(list)
         for p in pools:
             zones[p.zone_id].append(p)
+        unread = [z for z in zones if z not in self.zone_synced]
+        due = sorted(
+            (self.zone_synced[z], z)
+            for z in zones
+            if z in self.zone_synced and now - self.zone_synced[z] >= self.config.daemon.resync
+        )
         ok = True
-        for zone_id, zone_pools in zones.items():
+        for zone_id in unread or [z for _, z in due[:1]]:
+            zone_pools = zones[zone_id]
             try:
                 found = self.store.read(zone_id, [p.record for p in zone_pools])
             except Route53Error as e:
                 log.error("route53_read_failed", zone_id=zone_id, error=str(e))
-                ok = False  # keep what we knew of this zone; the others still count
+                ok = False  # try again next round; keep what we knew of this zone
                 continue
             for p in zone_pools:
                 self._take_record(p, found[p.record], resync=True)
-        self.route53_readable = ok
-        if ok:
-            self.last_sync = now  # otherwise try again next round
+            self.zone_synced[zone_id] = now
+        self.route53_readable = ok and all(z in self.zone_synced for z in zones)
+        if all(z in self.zone_synced for z in zones):
+            self.last_sync = min((self.zone_synced[z] for z in zones), default=now)
 
     def _take_record(self, pool: Pool, record: Record, *, resync: bool) -> None:
         before = self.records.get(pool.name)
@@ -381,7 +397,8 @@ class Runner:
         self, zone_id: str, batch: list[Change], change_id: str, report: RoundReport
     ) -> None:
         """Re-read, resend once what still matches; the rest is re-decided next round."""
-        pools = {c.pool: self.config.pool(c.pool) for c in batch}
+        by_name = {p.name: p for p in self.config.pools}
+        pools = {c.pool: by_name[c.pool] for c in batch}
         try:
             found = self.store.read(zone_id, [p.record for p in pools.values()])
         except Route53Error as e:

@@ -1,124 +1,309 @@
-"""The canary prober: outcome classification, canary age, and real GETs against moto's server."""
+"""The prober against a real HTTP server on loopback: every outcome, deadlines, keep-alive, TLS."""
 
 from __future__ import annotations
 
 import json
-import uuid
+import socket
+import socketserver
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
-import boto3
 import pytest
 
-from failover.aws.probe import Prober, canary_age, classify
+from failover.aws.probe import Prober
 from failover.model import HealthSettings, Origin, Outcome
-from tests.e2e_support import make_buckets
-
-NOW = 1_800_000_000.0
 
 
-def origin(**health: object) -> Origin:
-    return Origin("www", "eu-west-1", "b", "eu-west-1", 100, "k", HealthSettings(**health))  # type: ignore[arg-type]
+def fresh() -> bytes:
+    """A canary written now (computed per answer: a suite can run for minutes)."""
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return json.dumps({"written_at": stamp}).encode()
 
 
-def stamp(age: float) -> bytes:
-    from datetime import UTC, datetime
+OLD = json.dumps({"written_at": "2020-01-01T00:00:00Z"}).encode()
 
-    t = datetime.fromtimestamp(NOW - age, UTC).isoformat().replace("+00:00", "Z")
-    return json.dumps({"written_at": t}).encode()
+
+def answer(status: int, body: bytes, extra: str = "") -> bytes:
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    return head.encode() + body
+
+
+class Canaries(socketserver.StreamRequestHandler):
+    """Answers by the bucket named in the path; keeps connections alive unless told not to."""
+
+    server: Server
+
+    def handle(self) -> None:
+        self.server.connections += 1
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            while self.rfile.readline() not in (b"\r\n", b""):
+                pass
+            path = line.split(b" ")[1].decode()
+            bucket = path.split("/")[1]
+            self.server.paths.append(path)
+            if not self.respond(bucket):
+                return
+
+    def respond(self, bucket: str) -> bool:
+        w = self.wfile
+        if bucket == "case-ok":
+            w.write(answer(206, fresh()))
+        elif bucket == "case-old":
+            w.write(answer(200, OLD))
+        elif bucket == "case-503":
+            w.write(answer(503, b"<Error><Code>SlowDown</Code></Error>"))
+        elif bucket == "case-403":
+            w.write(answer(403, b"<Error><Code>AccessDenied</Code></Error>"))
+        elif bucket == "case-404":
+            w.write(answer(404, b""))
+        elif bucket == "case-302":
+            w.write(answer(302, b"", "Location: http://127.0.0.1:9/\r\n"))
+        elif bucket == "case-chunked":
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            body = fresh()
+            for i in range(0, len(body), 7):
+                part = body[i : i + 7]
+                w.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            w.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+        elif bucket == "case-big":
+            w.write(answer(200, fresh() + b" " * 100_000))
+        elif bucket == "case-oneshot":
+            w.write(answer(206, fresh()))  # then closes without saying so
+            return False
+        elif bucket == "case-drip":
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+            for _ in range(100):
+                w.write(b"x")
+                time.sleep(0.05)
+        elif bucket == "case-hang":
+            time.sleep(1.0)
+            return False
+        elif bucket == "case-badchunk":
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+            return False
+        elif bucket == "case-longchunk":
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1" * 40_000)
+            return False
+        elif bucket == "case-longhead":
+            w.write(b"HTTP/1.1 200 OK\r\nX-Filler: " + b"a" * 40_000 + b"\r\n\r\n")
+            return False
+        elif bucket == "case-garbage":
+            w.write(b"HELLO THERE\r\n\r\n")
+            return False
+        else:  # case-close
+            return False
+        return True
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), Canaries)
+        self.connections = 0
+        self.paths: list[str] = []
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+def start(tls: ssl.SSLContext | None = None) -> Server:
+    server = Server(tls)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    s = start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{s.port}")
+    yield s
+    s.shutdown()
+    s.server_close()
+
+
+@pytest.fixture
+def prober() -> Iterator[Prober]:
+    p = Prober()
+    yield p
+    p.close()
+
+
+def origin(case: str, **health: object) -> Origin:
+    settings = HealthSettings(**{"timeout": 0.4, **health})  # type: ignore[arg-type]
+    return Origin("www", case, f"case-{case}", "eu-west-1", 100, "_failover/canary.json", settings)
 
 
 @pytest.mark.parametrize(
-    ("status", "outcome"),
+    ("case", "outcome", "status"),
     [
-        (403, Outcome.HTTP_403),
-        (404, Outcome.HTTP_404),
-        (416, Outcome.HTTP_4XX),
-        (500, Outcome.HTTP_5XX),
-        (503, Outcome.HTTP_5XX),
-        (301, Outcome.HTTP_OTHER),
+        ("ok", Outcome.OK, 206),
+        ("chunked", Outcome.OK, 200),
+        ("big", Outcome.OK, 200),
+        ("503", Outcome.HTTP_5XX, 503),
+        ("403", Outcome.HTTP_403, 403),
+        ("404", Outcome.HTTP_404, 404),
+        ("302", Outcome.HTTP_OTHER, 302),
+        ("close", Outcome.CONNECTION, None),
+        ("garbage", Outcome.CONNECTION, None),
+        ("badchunk", Outcome.CONNECTION, None),
+        ("longchunk", Outcome.CONNECTION, None),
+        ("longhead", Outcome.CONNECTION, None),
     ],
 )
-def test_http_statuses_are_classified(status: int, outcome: Outcome) -> None:
-    assert classify(origin(), status, b"", NOW)[0] is outcome
-
-
-def test_a_200_or_206_canary_is_ok() -> None:
-    assert classify(origin(), 200, b"x", NOW)[0] is Outcome.OK
-    assert classify(origin(), 206, b"x", NOW)[0] is Outcome.OK
-
-
-def test_the_expected_string_must_be_in_the_first_5120_bytes() -> None:
-    o = origin(expect="healthy")
-    assert classify(o, 200, b"all healthy", NOW)[0] is Outcome.OK
-    assert classify(o, 200, b"x" * 5120 + b"healthy", NOW)[0] is Outcome.MISMATCH
-    assert classify(o, 200, b"sick", NOW)[0] is Outcome.MISMATCH
-
-
-def test_a_canary_older_than_max_age_is_too_old() -> None:
-    o = origin(max_age=600.0)
-    outcome, age, _ = classify(o, 200, stamp(30.0), NOW)
-    assert outcome is Outcome.OK
-    assert age == pytest.approx(30.0)
-    assert classify(o, 200, stamp(601.0), NOW)[0] is Outcome.TOO_OLD
-
-
-def test_max_age_needs_a_written_at() -> None:
-    assert classify(origin(max_age=60.0), 200, b"plain", NOW)[0] is Outcome.MISMATCH
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"",
-        b"not json",
-        b"[1]",
-        b'{"written_at": 5}',
-        b'{"written_at": "yesterday"}',
-        b'{"written_at": "2026-01-01T00:00:00"}',
-        b"\xff\xfe",
-    ],
-)
-def test_canary_age_is_none_for_anything_but_an_rfc3339_written_at(body: bytes) -> None:
-    assert canary_age(body, NOW) is None
-
-
-def test_real_gets_classify_a_present_and_a_missing_canary(endpoint: str) -> None:
-    buckets = make_buckets(f"probe-{uuid.uuid4().hex[:8]}")
-    ok = Origin(
-        "www",
-        "eu-west-1",
-        buckets["eu-west-1"],
-        "eu-west-1",
-        100,
-        "_failover/canary.json",
-        HealthSettings(max_age=60.0),
-    )
-    missing = Origin(
-        "www", "us-east-1", buckets["us-east-1"], "us-east-1", 100, "no/such/key", HealthSettings()
-    )
-    prober = Prober(boto3.Session())
-    try:
-        results = prober.probe_all([ok, missing])
-    finally:
-        prober.close()
-    assert results[ok.key].outcome is Outcome.OK
-    assert results[ok.key].status == 206  # the bounded Range read
-    assert results[ok.key].age is not None
-    assert results[missing.key].outcome is Outcome.HTTP_404
-    assert all(r.latency > 0 for r in results.values())
-
-
-def test_a_dead_endpoint_is_a_connection_failure_within_the_deadline(
-    monkeypatch: pytest.MonkeyPatch,
+def test_each_answer_is_classified(
+    server: Server, prober: Prober, case: str, outcome: Outcome, status: int | None
 ) -> None:
-    from tests.e2e_support import free_port
+    result = prober.probe(origin(case))
+    assert (result.outcome, result.status) == (outcome, status)
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    o = Origin("www", "eu-west-1", "bucket-x", "eu-west-1", 100, "k", HealthSettings(timeout=0.5))
-    prober = Prober(boto3.Session())
+
+def test_the_canary_is_read_with_a_signed_bounded_range_get(server: Server, prober: Prober) -> None:
+    result = prober.probe(origin("ok"))
+    assert result.age is not None
+    assert result.age < 120
+    path = server.paths[-1]
+    assert path.startswith("/case-ok/_failover/canary.json?")
+    assert "X-Amz-Signature=" in path
+
+
+def test_a_canary_too_old_or_without_the_expected_text_fails(
+    server: Server, prober: Prober
+) -> None:
+    assert prober.probe(origin("old", max_age=60.0)).outcome is Outcome.TOO_OLD
+    assert prober.probe(origin("ok", expect="nowhere")).outcome is Outcome.MISMATCH
+    assert prober.probe(origin("ok", expect="written_at")).outcome is Outcome.OK
+
+
+@pytest.mark.parametrize("case", ["drip", "hang"])
+def test_a_slow_answer_times_out_at_the_overall_deadline(
+    server: Server, prober: Prober, case: str
+) -> None:
+    started = time.monotonic()
+    result = prober.probe(origin(case, timeout=0.3))
+    took = time.monotonic() - started
+    assert result.outcome is Outcome.TIMEOUT
+    assert 0.25 < took < 0.8
+
+
+def test_nothing_listening_is_a_connection_failure(
+    monkeypatch: pytest.MonkeyPatch, prober: Prober
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
+    result = prober.probe(origin("ok"))
+    assert result.outcome is Outcome.CONNECTION
+    assert result.outcome.transport_failure
+
+
+def test_rounds_reuse_kept_alive_connections(server: Server, prober: Prober) -> None:
+    origins = [origin("ok"), origin("chunked"), origin("503")]
+    for _ in range(5):
+        results = prober.probe_all(origins)
+        assert [r.outcome for r in results.values()] == [Outcome.OK, Outcome.OK, Outcome.HTTP_5XX]
+    assert len(server.paths) == 15
+    assert server.connections <= 3
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(
+    server: Server, prober: Prober
+) -> None:
+    for _ in range(5):
+        assert prober.probe(origin("oneshot")).outcome is Outcome.OK
+    assert server.connections == 5
+
+
+def test_a_body_left_unread_never_poisons_the_next_probe(server: Server, prober: Prober) -> None:
+    for case in ("big", "ok", "drip", "ok", "big", "chunked"):
+        result = prober.probe(origin(case, timeout=0.2))
+        assert result.outcome is (Outcome.TIMEOUT if case == "drip" else Outcome.OK), case
+
+
+def test_closing_the_prober_ends_a_round_in_flight_at_once(server: Server) -> None:
+    """A stopping daemon must not wait out the probes of the round that is running."""
+    prober = Prober()
+    outcome: list[BaseException | dict[object, object]] = []
+
+    def round_() -> None:
+        try:
+            outcome.append(prober.probe_all([origin("hang", timeout=5.0)]))
+        except BaseException as e:  # noqa: BLE001 - the test inspects what the round saw
+            outcome.append(e)
+
+    worker = threading.Thread(target=round_)
+    worker.start()
+    time.sleep(0.2)  # let the probe reach the server and wait on it
+    started = time.monotonic()
+    prober.close()
+    worker.join(timeout=3)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 1.0
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], Exception)
+    with pytest.raises(RuntimeError, match="closed"):
+        prober.probe_all([origin("ok")])
+
+
+def test_probe_all_answers_for_every_origin_at_once(server: Server, prober: Prober) -> None:
+    origins = [
+        Origin(f"p{i}", "a", "case-ok", "eu-west-1", 100, "c.json", HealthSettings(timeout=2.0))
+        for i in range(300)
+    ]
+    results = prober.probe_all(origins)
+    assert set(results) == {o.key for o in origins}
+    assert {r.outcome for r in results.values()} == {Outcome.OK}
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_https_endpoints_are_verified_against_the_configured_ca_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server = start(tls)
     try:
-        r = prober.probe(o)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"https://127.0.0.1:{server.port}")
+        untrusting = Prober()
+        try:
+            assert untrusting.probe(origin("ok")).outcome is Outcome.CONNECTION
+        finally:
+            untrusting.close()
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
+        trusting = Prober()
+        try:
+            assert [trusting.probe(origin("ok")).outcome for _ in range(3)] == [Outcome.OK] * 3
+        finally:
+            trusting.close()
     finally:
-        prober.close()
-    assert r.outcome is Outcome.CONNECTION
-    assert r.latency < 0.5
-    assert "amz" not in r.detail.lower()  # never a URL or a signature in a detail
+        server.shutdown()
+        server.server_close()

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import botocore.config
 import botocore.exceptions
-import urllib3
-import urllib3.exceptions
 
+from failover.aws.fetch import Fetcher, ProtocolError, Target, build
 from failover.model import CANARY_BYTES, Origin, OriginKey, Outcome, ProbeResult, outcome_for_status
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 URL_LIFETIME = 900  # seconds a presigned canary URL is valid
-URL_REFRESH = 300  # re-sign this long before it expires (credentials may rotate)
+URL_REFRESH = 300  # re-sign up to this long before it expires (credentials may rotate)
+RANGE = (("Range", f"bytes=0-{CANARY_BYTES - 1}"),)
 
 
 def canary_age(body: bytes, now: float) -> float | None:
@@ -61,13 +61,17 @@ def classify(
 
 
 class Prober:
-    """Probes origins concurrently, each within its own overall deadline, never retried."""
+    """Probes origins concurrently, each within its own overall deadline, never retried.
+
+    Each canary URL is presigned once and reused for minutes, as the bytes of a ready
+    request; the GETs run on one event loop with connections kept alive per endpoint.
+    """
 
     def __init__(
         self,
         session: boto3.Session | None = None,
         *,
-        workers: int = 32,
+        concurrency: int = 512,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -75,42 +79,44 @@ class Prober:
         self._clock = clock
         self._wall = wall
         self._clients: dict[str, S3Client] = {}
-        self._urls: dict[tuple[str, str, str], tuple[str, float]] = {}
-        self._lock = threading.Lock()
-        self._http = urllib3.PoolManager(num_pools=64, maxsize=4, retries=False)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+        self._targets: dict[tuple[str, str, str], tuple[Target, float]] = {}
+        self._headers: tuple[tuple[str, str], ...] = RANGE
+        self._fetcher = Fetcher(concurrency)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        self._http.clear()
+        self._fetcher.close()
 
     def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
-        return dict(
-            zip((o.key for o in origins), self._executor.map(self.probe, origins), strict=True)
-        )
+        async def every() -> list[ProbeResult]:
+            return await asyncio.gather(*(self._probe(o) for o in origins))
+
+        return {r.key: r for r in self._fetcher.run(every())}
 
     def probe(self, origin: Origin) -> ProbeResult:
         """One GET of the canary, bounded to `origin.health.timeout` seconds in all."""
-        started = self._clock()
-        deadline = started + origin.health.timeout
+        return self._fetcher.run(self._probe(origin))
+
+    async def _probe(self, origin: Origin) -> ProbeResult:
         try:
-            url = self._url(origin)
+            target = self._target(origin)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             # Cannot sign (no credentials, bad endpoint): the daemon's own fault, like a
             # dead network, so it counts as no answer and can freeze writes.
             return ProbeResult(
                 origin.key, Outcome.CONNECTION, 0.0, detail=f"cannot sign: {type(e).__name__}"
             )
-        status: int | None = None
-        try:
-            status, body = self._fetch(url, deadline)
-        except TimeoutError:
-            return self._result(
-                origin, Outcome.TIMEOUT, started, status, detail="deadline exceeded"
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as e:
-            outcome = Outcome.TIMEOUT if _is_timeout(e) else Outcome.CONNECTION
-            return self._result(origin, outcome, started, status, detail=type(e).__name__)
+        except ValueError:
+            return ProbeResult(origin.key, Outcome.CONNECTION, 0.0, detail="bad endpoint URL")
+        async with self._fetcher.slot():
+            started = self._clock()
+            try:
+                async with asyncio.timeout(origin.health.timeout):
+                    status, body = await self._fetcher.get(target, CANARY_BYTES)
+            except TimeoutError:
+                return self._result(origin, Outcome.TIMEOUT, started, detail="deadline exceeded")
+            except (OSError, EOFError, ProtocolError, asyncio.LimitOverrunError, ValueError) as e:
+                # No usable HTTP answer: refused, reset, TLS failure, closed early, garbled.
+                return self._result(origin, Outcome.CONNECTION, started, detail=type(e).__name__)
         outcome, age, detail = classify(origin, status, body, self._wall())
         return self._result(origin, outcome, started, status, age, detail)
 
@@ -119,82 +125,35 @@ class Prober:
         origin: Origin,
         outcome: Outcome,
         started: float,
-        status: int | None,
+        status: int | None = None,
         age: float | None = None,
         detail: str = "",
     ) -> ProbeResult:
         return ProbeResult(origin.key, outcome, self._clock() - started, status, age, detail)
 
-    def _fetch(self, url: str, deadline: float) -> tuple[int, bytes]:
-        remaining = deadline - self._clock()
-        if remaining <= 0:
-            raise TimeoutError
-        resp = self._http.request(
-            "GET",
-            url,
-            headers={"Range": f"bytes=0-{CANARY_BYTES - 1}"},
-            preload_content=False,
-            timeout=urllib3.Timeout(connect=remaining, read=remaining),
-            redirect=False,
-        )
-        chunks: list[bytes] = []
-        size = 0
-        complete = False
-        try:
-            while size < CANARY_BYTES:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    raise TimeoutError
-                _set_read_timeout(resp, remaining)
-                chunk = resp.read1(CANARY_BYTES - size)
-                if not chunk:
-                    complete = True
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            return resp.status, b"".join(chunks)
-        finally:
-            # A body we stopped reading early cannot be reused on the connection.
-            if not complete:
-                resp.close()
-            resp.release_conn()
-
-    def _url(self, origin: Origin) -> str:
+    def _target(self, origin: Origin) -> Target:
         ident = (origin.region, origin.bucket, origin.canary)
         now = self._wall()
-        with self._lock:
-            cached = self._urls.get(ident)
-            if cached is not None and cached[1] > now:
-                return cached[0]
-            client = self._clients.get(origin.region)
-            if client is None:
-                client = self._session.client(
-                    "s3",
-                    region_name=origin.region,
-                    config=botocore.config.Config(signature_version="s3v4"),
-                )
-                self._clients[origin.region] = client
+        cached = self._targets.get(ident)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        client = self._clients.get(origin.region)
+        if client is None:
+            client = self._session.client(
+                "s3",
+                region_name=origin.region,
+                config=botocore.config.Config(signature_version="s3v4"),
+            )
+            self._clients[origin.region] = client
         url = client.generate_presigned_url(
             "get_object",
             Params={"Bucket": origin.bucket, "Key": origin.canary},
             ExpiresIn=URL_LIFETIME,
         )
-        with self._lock:
-            self._urls[ident] = (url, now + URL_LIFETIME - URL_REFRESH)
-        return url
-
-
-def _set_read_timeout(resp: Any, seconds: float) -> None:
-    conn = getattr(resp, "connection", None)
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        sock.settimeout(max(seconds, 0.001))
-
-
-def _is_timeout(e: BaseException) -> bool:
-    if isinstance(e, urllib3.exceptions.NewConnectionError):
-        return False  # refused or unresolvable; urllib3 files it under connect timeouts
-    if isinstance(e, urllib3.exceptions.TimeoutError | TimeoutError):
-        return True
-    reason = getattr(e, "reason", None) or (e.args[0] if e.args else None)
-    return isinstance(reason, BaseException) and reason is not e and _is_timeout(reason)
+        target = build(url, self._headers)
+        # Re-sign somewhere in the last URL_REFRESH seconds of the URL's life, at a point
+        # fixed per canary, so thousands of URLs signed at start are not all re-signed in
+        # the same round again.
+        spread = (zlib.crc32("/".join(ident).encode()) % 1000) / 1000
+        self._targets[ident] = (target, now + URL_LIFETIME - URL_REFRESH * (1 + spread) / 2)
+        return target
