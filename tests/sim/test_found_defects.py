@@ -1,0 +1,113 @@
+"""Defects the simulation found in the core, pinned by tests that fail until they are fixed.
+
+Each test drives whole rounds of the real Runner against moto's strict Route 53 with a
+scripted prober; each names the safety rule it shows broken.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
+
+from failover.metrics import Metrics
+from failover.model import HealthSettings, Origin, OriginKey, Outcome, ProbeResult
+from failover.overrides import FileStore
+from failover.round import Runner
+from tests.conftest import Zone
+from tests.factories import make_config, make_pool
+
+H = HealthSettings(timeout=0.5, fall=3, rise=2, hold_down=10.0, hold_down_max=80.0)
+POOL = make_pool(record="www.example.com", health=H)
+A, B, C = (o.id for o in POOL.origins)
+
+
+class Prober:
+    def __init__(self) -> None:
+        self.outcomes: dict[str, Outcome] = {}
+
+    def set(self, outcome: Outcome, *ids: str) -> None:
+        for i in ids or (A, B, C):
+            self.outcomes[i] = outcome
+
+    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
+        return {
+            o.key: ProbeResult(o.key, self.outcomes.get(o.id, Outcome.OK), 0.01) for o in origins
+        }
+
+
+class Daemon:
+    def __init__(self, zone: Zone, tmp: Path, **daemon: object) -> None:
+        self.zone = zone
+        self.t = 1_000_000.0
+        self.prober = Prober()
+        config = make_config(dataclasses.replace(POOL, zone_id=zone.id), **daemon)
+        self.runner = Runner(
+            config,
+            self.prober,
+            zone.store,
+            FileStore(tmp / "overrides.json"),
+            Metrics(CollectorRegistry()),
+            clock=lambda: self.t,
+        )
+
+    def rounds(self, n: int) -> list[dict[str, int]]:
+        seen = []
+        for _ in range(n):
+            assert self.runner.run_round().error == ""
+            self.t += 1.0
+            seen.append(self.zone.weights(POOL))
+        return seen
+
+
+def test_defect_stale_view_of_other_sets_lets_the_daemon_write_every_weight_zero(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """Safety rule: never write a record with every weight at 0.
+
+    An operator takes B and C out by hand (weights 0) between two resyncs. A then fails:
+    the daemon's batch swaps only A's set (DELETE A=100 + CREATE A=0), which matches, so
+    Route 53 accepts it although B and C are no longer what the daemon last read. Its gate
+    judged the batch against that stale view. The record ends with every weight at 0 —
+    the state fail-open exists to prevent — until the next resync. The batch should
+    carry the other sets as preconditions (or the daemon should re-read before taking
+    weight out), so the race becomes a conflict and the pool fails open.
+    """
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    d = Daemon(zone, tmp_path, resync=3600.0)
+    d.rounds(2)
+    zone.put(POOL, {B: 0, C: 0})  # by hand, in the console
+    d.prober.set(Outcome.HTTP_5XX, A)
+    seen = d.rounds(4)
+    assert all(any(w.values()) for w in seen), seen
+
+
+def test_defect_a_blind_spell_takes_healthy_origins_out_afterwards(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """Safety rules: don't trust a blind prober; a healthy origin is never taken out.
+
+    Writes are frozen while every probe fails at transport level, but health keeps
+    stepping on those failures, so every origin goes down during the blind spell. A, which
+    flapped shortly before, is then held down twice as long as B and C. When the network
+    returns, B and C come back first and the daemon writes A to 0, although A answered
+    every probe it could reach. Blind rounds should not count as evidence against origins.
+    """
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    d = Daemon(zone, tmp_path)
+    d.rounds(2)
+    d.prober.set(Outcome.HTTP_5XX, A)
+    d.rounds(3)  # A down (a real failure)
+    d.prober.set(Outcome.OK, A)
+    seen = d.rounds(12)  # back after its 10 s hold-down
+    assert seen[-1][A] == 100
+    d.prober.set(Outcome.TIMEOUT)  # the daemon's own network is cut
+    with capture_logs() as logs:
+        d.rounds(4)
+    assert "writes_frozen" in {e["event"] for e in logs}
+    d.prober.set(Outcome.OK)  # network back; every origin answers
+    seen = d.rounds(30)
+    assert all(w[A] == 100 for w in seen), [w[A] for w in seen]
