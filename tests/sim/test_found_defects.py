@@ -18,7 +18,7 @@ from failover.model import HealthSettings, Origin, OriginKey, Outcome, ProbeResu
 from failover.overrides import FileStore
 from failover.round import Runner
 from tests.conftest import Zone
-from tests.factories import make_config, make_pool
+from tests.factories import make_config, make_pool, wset
 
 H = HealthSettings(timeout=0.5, fall=3, rise=2, hold_down=10.0, hold_down_max=80.0)
 POOL = make_pool(record="www.example.com", health=H)
@@ -111,3 +111,30 @@ def test_defect_a_blind_spell_takes_healthy_origins_out_afterwards(
     d.prober.set(Outcome.OK)  # network back; every origin answers
     seen = d.rounds(30)
     assert all(w[A] == 100 for w in seen), [w[A] for w in seen]
+
+
+def test_defect_an_unknown_set_with_another_ttl_blocks_every_write_of_the_pool(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """Safety rules: records the daemon owns (TTL corrected, unknown sets untouched) and
+    failover within fall x interval + timeout + one write cycle.
+
+    Route 53 requires every weighted set of a name to share one TTL. With an unknown
+    set (not in the config) at TTL 60 and the pool configured at 30, every batch the
+    daemon sends carries a TTL correction of its own sets, which Route 53 rejects
+    ("weighted sets must contain the same TTL") as InvalidChangeBatch. The daemon takes
+    that for a lost race, re-reads, resends the same batch, and conflicts again, every
+    round: a failing origin is never taken out. It should leave the TTL alone (and report
+    it) when a set it may not touch holds the name's TTL, and still write the weights.
+    """
+    other = make_pool(record=POOL.record, regions=("sa-east-1",), health=H)
+    zone.put(other, {"sa-east-1": 5}, ttl=60)
+    zone.put(POOL, {A: 100, B: 100, C: 100}, ttl=60)
+    d = Daemon(zone, tmp_path)
+    d.prober.set(Outcome.HTTP_5XX, A)
+    with capture_logs() as logs:
+        seen = d.rounds(6)
+    rec = zone.store.read(zone.id, [POOL.record])[POOL.record]
+    assert rec.sets["sa-east-1"] == wset(other, "sa-east-1", 5, ttl=60)  # untouched
+    conflicts = [e["error"] for e in logs if e["event"] == "change_conflict" and "error" in e]
+    assert seen[-1][A] == 0, conflicts[:1]

@@ -15,13 +15,10 @@ CI_SEEDS = (11, 12, 13, 14)
 CI_HOURS = 260.0  # per seed: 1,040 simulated hours in all
 
 
-def report(request: pytest.FixtureRequest, text: str) -> None:
-    """Show `text` in pytest's output whatever the capture mode (the terminal reporter)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        for line in text.splitlines():
-            reporter.write_line(line)
+def report(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    """Show `text` in pytest's output whatever the capture mode."""
+    with capsys.disabled():
+        print("\n" + text)
 
 
 def describe(r: Result) -> str:
@@ -35,7 +32,7 @@ def describe(r: Result) -> str:
 
 @pytest.mark.timeout(400)
 def test_a_thousand_simulated_hours_of_faults_break_no_safety_rule(
-    request: pytest.FixtureRequest, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     results = [simulate(seed, CI_HOURS) for seed in CI_SEEDS]
     total = merge(results)
@@ -46,7 +43,7 @@ def test_a_thousand_simulated_hours_of_faults_break_no_safety_rule(
         f"{sum(total.faults.values())} faults injected {dict(sorted(total.faults.items()))}, "
         f"{total.changes} changes written, {len(total.violations)} violations {dict(kinds)}"
     )
-    report(request, text)
+    report(capsys, text)
     (tmp_path / "simulation.md").write_text(markdown(results, CI_SEEDS))
     assert total.hours >= 1000
     assert total.changes > 0
@@ -72,7 +69,7 @@ CAUGHT_BY = {
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_the_simulation_catches_a_deliberately_broken_core(
-    name: str, request: pytest.FixtureRequest
+    name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kinds, hours = MIXES[name]
     clean = simulate(1, hours, kinds)
@@ -80,7 +77,7 @@ def test_the_simulation_catches_a_deliberately_broken_core(
         broken = simulate(1, hours, kinds)
     found = Counter(v.invariant for v in broken.violations)
     report(
-        request,
+        capsys,
         f"mutant {name} ({MUTANTS[name]}): {dict(found)}; real core: "
         f"{len(clean.violations)} violations",
     )
