@@ -8,7 +8,7 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from tests.conftest import Zone
-from tests.sim.worlds import A, B, C, POOL, Clock, ScriptedProber, runner
+from tests.sim.worlds import POOL, A, B, C, Clock, ScriptedProber, runner
 
 ALL = {A: 100, B: 100, C: 100}
 
