@@ -79,7 +79,8 @@ def markdown(results: Sequence[Result], seeds: Sequence[int]) -> str:
         lines.append(f"| {text} | {violations.get(name, 0)} |")
     stale = [f for f in total.findings if "unread human change" in f]
     blind = [f for f in total.findings if "blind spell" in f]
-    if stale or blind:
+    lost = [f for f in total.findings if "answer lost" in f]
+    if stale or blind or lost:
         lines += [
             "",
             "Known defects the simulation found (each pinned by a failing test in",
@@ -97,6 +98,11 @@ def markdown(results: Sequence[Result], seeds: Sequence[int]) -> str:
             f"- {len(blind)} time(s) a healthy origin was taken out after a blind spell "
             "(rounds in which the prober was cut off still step health, so origins come "
             "back at different hold-downs)."
+        )
+    if lost:
+        lines.append(
+            f"- {len(lost)} change(s) Route 53 accepted whose answer was lost while the re-read "
+            "failed too were never logged as applied (a later resync reported them as drift)."
         )
     if total.late_logs:
         lines += [

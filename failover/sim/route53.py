@@ -71,6 +71,7 @@ class Written:
     comment: str
     changes: list[dict[str, Any]]
     by_daemon: bool
+    lost: bool = False  # applied, but its answer never reached the caller
 
 
 @dataclass
@@ -181,6 +182,7 @@ class FakeRoute53:
                 comment,
                 [dict(c, ResourceRecordSet=_copy(c["ResourceRecordSet"])) for c in changes],
                 comment.startswith("failover "),
+                lost=fault == "lost",
             )
         )
         if fault == "lost":

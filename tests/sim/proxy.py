@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -26,7 +27,7 @@ class Route53Proxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
             def setup(self) -> None:
@@ -56,10 +57,8 @@ class Route53Proxy:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):  # a killed client's answer is lost
                     self.wfile.write(data)
-                except OSError:
-                    pass  # the client was killed while waiting: its answer is lost
 
             do_GET = do_POST = do_DELETE = _forward  # noqa: N815
 

@@ -13,10 +13,13 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from failover.aws.route53 import RateLimiter, Route53Store
 from failover.metrics import Metrics
 from failover.model import HealthSettings, Origin, OriginKey, Outcome, ProbeResult
 from failover.overrides import FileStore
 from failover.round import Runner
+from failover.sim.route53 import FakeRoute53
+from failover.sim.world import SimClock
 from tests.conftest import Zone
 from tests.factories import make_config, make_pool, wset
 
@@ -138,3 +141,84 @@ def test_defect_an_unknown_set_with_another_ttl_blocks_every_write_of_the_pool(
     assert rec.sets["sa-east-1"] == wset(other, "sa-east-1", 5, ttl=60)  # untouched
     conflicts = [e["error"] for e in logs if e["event"] == "change_conflict" and "error" in e]
     assert seen[-1][A] == 0, conflicts[:1]
+
+
+class LostAnswer:
+    """Route 53 faults, call by call: a change's answer is lost, then the re-read and the
+    next rounds' writes fail until the next resync."""
+
+    def __init__(self) -> None:
+        self.changes = 0
+        self.lists_failing = 0
+
+    def __call__(self, operation: str) -> str | None:
+        if operation == "ChangeResourceRecordSets":
+            self.changes += 1
+            if self.changes == 1:
+                self.lists_failing = 5  # the re-read after the conflict fails too
+                return "lost"
+            return "throttle" if 3 <= self.changes <= 12 else None
+        if self.lists_failing:
+            self.lists_failing -= 1
+            return "timeout"
+        return None
+
+
+def test_defect_a_change_whose_answer_was_lost_is_never_logged_as_applied(tmp_path: Path) -> None:
+    """Every applied change has its log event (weights_applied, with its change id).
+
+    Route 53 applies the change taking A out, but the answer is lost; the store retries,
+    the retry conflicts (the change is already there), and the re-read that would show it
+    fails. The round forgets the change. While Route 53 throttles the next writes, the
+    next resync finds A at 0 and logs `drift_detected` — as if a human had done it — and,
+    since 0 is what policy wants, nothing is ever logged as applied: the log and Route 53's
+    change history (comment `failover <change_id>`) disagree. The round should remember
+    batches whose fate is unknown and settle them when it next reads the record.
+    """
+    clock = SimClock()
+    r53 = FakeRoute53(clock, LostAnswer())
+    r53.create_zone("ZFAKE", "example.com")
+    pool = dataclasses.replace(POOL, zone_id="ZFAKE")
+    r53.human(
+        "ZFAKE",
+        [
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": pool.record + ".",
+                    "Type": "TXT",
+                    "SetIdentifier": o.id,
+                    "Weight": 100,
+                    "TTL": pool.ttl,
+                    "ResourceRecords": [{"Value": f'"{o.endpoint}"'}],
+                },
+            }
+            for o in pool.origins
+        ],
+    )
+    store = Route53Store(
+        r53,  # type: ignore[arg-type]
+        RateLimiter(100.0, clock=clock, sleep=clock.sleep),
+        sleep=clock.sleep,
+        clock=clock,
+        rand=lambda: 0.5,
+    )
+    prober = Prober()
+    runner = Runner(
+        make_config(pool, resync=3.0),
+        prober,
+        store,
+        FileStore(tmp_path / "overrides.json"),
+        Metrics(CollectorRegistry()),
+        clock=clock,
+    )
+    prober.set(Outcome.HTTP_5XX, A)
+    start = clock()
+    with capture_logs() as logs:
+        for n in range(8):
+            clock.t = max(clock.t, start + n)
+            assert runner.run_round().error == ""
+    assert r53.weight("ZFAKE", pool.record, A) == 0  # Route 53 took A out in round 3
+    applied = [c for e in logs if e["event"] == "weights_applied" for c in e["changes"]]
+    drift = [e for e in logs if e["event"] == "drift_detected"]
+    assert any(c["origin"] == A and c["to"] == 0 for c in applied), drift

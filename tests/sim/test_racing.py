@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def test_daemons_that_see_the_same_world_never_lose_an_update_or_fight(
                 assert r.run_round().error == ""
                 after.append(zone.weights(POOL))
             # Within one tick the record may change once, never back: no fight.
-            flips += sum(1 for x, y in zip(after, after[1:], strict=False) if x != y)
+            flips += sum(1 for x, y in itertools.pairwise(after) if x != y)
             assert all(a == after[0] for a in after[1:]) or len({str(a) for a in after}) == 2
             history.append(after[-1])
             desired = [r.desired["www"].weights() for r in runners]
@@ -66,7 +67,7 @@ def test_daemons_that_see_the_same_world_never_lose_an_update_or_fight(
             assert all(held[k] == w for k, w in desired[0].items()), (tick, held, desired[0])
             assert any(held.values())
             clock.t += 1.0
-    transitions = sum(1 for x, y in zip(history, history[1:], strict=False) if x != y)
+    transitions = sum(1 for x, y in itertools.pairwise(history) if x != y)
     writes = applied_writes(logs)
     conflicts = sum(1 for e in logs if e["event"] == "change_conflict")
     with capsys.disabled():
@@ -76,9 +77,7 @@ def test_daemons_that_see_the_same_world_never_lose_an_update_or_fight(
         )
     # No lost update and no duplicate work: each transition of the record was written by
     # exactly one daemon's accepted change set (one change per origin that moved).
-    moved = sum(
-        sum(1 for k in x if x[k] != y.get(k)) for x, y in zip(history, history[1:], strict=False)
-    )
+    moved = sum(sum(1 for k in x if x[k] != y.get(k)) for x, y in itertools.pairwise(history))
     assert len(writes) == moved
     assert flips == 0
     assert transitions >= 4
@@ -111,7 +110,7 @@ def test_daemons_that_see_different_worlds_fight_over_the_record(
                 seen.append(zone.weights(POOL)[A])
             clock.t += 1.0
     writes = [c for c in applied_writes(logs) if c["origin"] == A]
-    flips = sum(1 for x, y in zip(seen, seen[1:], strict=False) if x != y)
+    flips = sum(1 for x, y in itertools.pairwise(seen) if x != y)
     drift = sum(1 for e in logs if e["event"] == "drift_detected")
     with capsys.disabled():
         print(
