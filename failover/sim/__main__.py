@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections import Counter
 
+from failover.sim.mutants import MIXES, mutant
 from failover.sim.report import markdown, merge
 from failover.sim.run import Result, simulate
 
@@ -32,7 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         seeds = tuple(args.seed or REPORT_SEEDS)
         hours = args.hours if "--hours" in (argv or sys.argv) else REPORT_HOURS
         results = [simulate(s, hours) for s in seeds]
-        sys.stdout.write(markdown(results, seeds))
+        caught: dict[str, Counter[str]] = {}
+        for name, (kinds, mutant_hours) in MIXES.items():
+            with mutant(name):
+                broken = simulate(REPORT_SEEDS[0], mutant_hours, kinds)
+            caught[name] = Counter(v.invariant for v in broken.violations)
+        sys.stdout.write(markdown(results, seeds, caught))
         return 1 if merge(results).violations else 0
     results = []
     for seed in args.seed or [1]:

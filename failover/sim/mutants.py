@@ -49,6 +49,13 @@ def _upsert_change(
     return str(resp["ChangeInfo"]["Id"]).rsplit("/", 1)[-1]
 
 
+# The faults each mutant needs to be exercised, and the simulated hours that suffice.
+MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
+    "fail_open_disabled": (None, 60.0),
+    "hold_down_ignored": (None, 60.0),
+    "freeze_ignored": (("outage", "cutoff"), 60.0),
+    "cas_replaced_by_upsert": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
+}
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",
     "hold_down_ignored": "an origin comes back as soon as it has `rise` successes",

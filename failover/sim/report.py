@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from failover.sim.mutants import MUTANTS
 from failover.sim.oracle import INVARIANTS
 from failover.sim.run import Result
-from failover.sim.scenario import DESCRIPTIONS, world_config
+from failover.sim.scenario import DESCRIPTIONS, FAILING, KIND_WEIGHTS, world_config
 
 
 def merge(results: Sequence[Result]) -> Result:
@@ -35,7 +36,18 @@ def _describe(label: str) -> str:
     return DESCRIPTIONS.get(label, label)
 
 
-def markdown(results: Sequence[Result], seeds: Sequence[int]) -> str:
+def _order(label: str) -> tuple[int, int]:
+    kinds = list(KIND_WEIGHTS)
+    if label.startswith("outage:"):
+        return kinds.index("outage"), [o.value for o in FAILING].index(label[7:])
+    return (kinds.index(label) if label in kinds else len(kinds)), 0
+
+
+def markdown(
+    results: Sequence[Result],
+    seeds: Sequence[int],
+    mutants: Mapping[str, Counter[str]] | None = None,
+) -> str:
     """The README's reliability section, from the runs of `seeds`."""
     total = merge(results)
     config = world_config()
@@ -51,7 +63,9 @@ def markdown(results: Sequence[Result], seeds: Sequence[int]) -> str:
         ),
         "round — health, policy, plan and the Route 53 store's compare-and-swap and retries —",
         "with a fake clock, a fake prober and an in-memory Route 53 as strict as AWS, through",
-        "generated faults alone and combined, and checks every safety rule after every round.",
+        "generated faults alone and combined (episodes of one to three overlapping faults),",
+        "and checks every safety rule after every round. Any failure prints its seed; a run",
+        "replays exactly with `python -m failover.sim --seed N --hours H`.",
         "",
         (
             f"- simulated: **{total.hours:g} hours**, {total.rounds:,} rounds of "
@@ -71,12 +85,23 @@ def markdown(results: Sequence[Result], seeds: Sequence[int]) -> str:
         "| Fault | Times injected | Outcome |",
         "|---|---:|---|",
     ]
-    outcome = "no violation" if not total.violations else "see violations below"
-    for label, n in sorted(total.faults.items()):
+    outcome = "0 violations" if not total.violations else "see violations below"
+    for label, n in sorted(total.faults.items(), key=lambda kv: _order(kv[0])):
         lines.append(f"| {_describe(label)} | {n:,} | {outcome} |")
     lines += ["", "| Invariant checked after every round | Violations |", "|---|---:|"]
     for name, text in INVARIANTS.items():
         lines.append(f"| {text} | {violations.get(name, 0)} |")
+    if mutants:
+        lines += [
+            "",
+            "The simulation can fail: each deliberately broken core below is caught.",
+            "",
+            "| Broken variant | Violations found |",
+            "|---|---|",
+        ]
+        for name, found in mutants.items():
+            text = ", ".join(f"`{k}` x{n}" for k, n in found.most_common()) or "**none**"
+            lines.append(f"| {MUTANTS[name]} | {text} |")
     stale = [f for f in total.findings if "unread human change" in f]
     blind = [f for f in total.findings if "blind spell" in f]
     lost = [f for f in total.findings if "answer lost" in f]
@@ -107,9 +132,9 @@ def markdown(results: Sequence[Result], seeds: Sequence[int]) -> str:
     if total.late_logs:
         lines += [
             "",
-            f"Known gap: {len(total.late_logs)} change(s) whose answer was lost while Route 53",
-            "kept failing were logged as applied a later round, under that round's change id",
-            "rather than the id in the Route 53 batch comment.",
+            f"Related: {len(total.late_logs)} change(s) whose answer was lost while the re-read",
+            "failed were logged as applied a later round, under that round's change id rather",
+            "than the id in the Route 53 batch comment.",
         ]
     for v in total.violations[:20]:
         lines.append(f"- `{v.invariant}` at {v.at:.0f} s: {v.detail}")

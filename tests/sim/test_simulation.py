@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from failover.sim.mutants import MUTANTS, mutant
+from failover.sim.mutants import MIXES, MUTANTS, mutant
 from failover.sim.report import markdown, merge
 from failover.sim.run import Result, simulate
 
@@ -51,13 +51,6 @@ def test_a_thousand_simulated_hours_of_faults_break_no_safety_rule(
     assert not total.violations, text
 
 
-MIXES = {
-    # Each mutant needs the faults that exercise its rule; the oracle is the same.
-    "fail_open_disabled": (None, 60.0),
-    "hold_down_ignored": (None, 60.0),
-    "freeze_ignored": (("outage", "cutoff"), 60.0),
-    "cas_replaced_by_upsert": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
-}
 CAUGHT_BY = {
     "fail_open_disabled": {"never_all_zero", "failover_within_bound"},
     "hold_down_ignored": {"hold_down_respected"},
