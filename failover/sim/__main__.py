@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         _print_result(r)
         results.append(r)
     total = merge(results)
-    kinds = Counter(v.invariant for v in total.violations)
+    found = Counter(v.invariant for v in total.violations)
     sys.stdout.write(
         f"total: {total.hours:g} hours, {total.rounds} rounds, {sum(total.faults.values())} faults, "
-        f"{total.changes} changes, {len(total.violations)} violations {dict(kinds)}\n"
+        f"{total.changes} changes, {len(total.violations)} violations {dict(found)}\n"
     )
     return 1 if total.violations else 0
 
