@@ -64,7 +64,7 @@ class Track:
     out: bool = False  # went down (fall failures) and not yet written back in service
     down_at: float = 0.0
     late: bool = False  # already reported (or measured) for this streak
-    exempted: bool = False  # frozen, dry-run or Route 53 trouble during this streak
+    exempted: bool = False  # an exemption (frozen, pinned, failed open...) during this streak
 
 
 @dataclass
@@ -261,14 +261,14 @@ class Oracle:
             unseen = any(
                 k[2] == o.id and k[0] == _record(self.config, o) + "." for k in self.r53.unseen
             )
-            t.exempted |= exempt
-            if (
+            excused = (
                 exempt
                 or unseen
                 or (ov is not None and ov.action is Action.PIN)
                 or (desired is not None and desired.failed_open)
-                or t.late
-            ):
+            )
+            t.exempted |= excused  # its failover time is not a measure of the daemon's speed
+            if excused or t.late:
                 continue
             t.late = True
             self._fail(

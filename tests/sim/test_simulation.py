@@ -41,7 +41,8 @@ def test_a_thousand_simulated_hours_of_faults_break_no_safety_rule(
     text += (
         f"\nSIMULATION: {total.hours:g} simulated hours, {total.rounds} rounds, "
         f"{sum(total.faults.values())} faults injected {dict(sorted(total.faults.items()))}, "
-        f"{total.changes} changes written, {len(total.violations)} violations {dict(kinds)}"
+        f"{total.changes} changes written, {len(total.violations)} violations {dict(kinds)}, "
+        f"longest failover {total.failover_max:.0f}s, {len(total.findings)} known findings"
     )
     report(capsys, text)
     (tmp_path / "simulation.md").write_text(markdown(results, CI_SEEDS))
@@ -49,6 +50,8 @@ def test_a_thousand_simulated_hours_of_faults_break_no_safety_rule(
     assert total.changes > 0
     assert set(total.faults) >= {"cutoff", "flap", "lost_response", "throttle", "human_edit"}
     assert not total.violations, text
+    # fall x interval + timeout + one write cycle, for the slowest pool (fall 4, timeout 3 s)
+    assert 0 < total.failover_max <= 4 * 10 + 3 + 10, total.failover_max
 
 
 CAUGHT_BY = {
