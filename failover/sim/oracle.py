@@ -1,0 +1,316 @@
+"""The invariants of the safety rules, judged after every round from what the world saw.
+
+The oracle never asks the daemon's core what it thinks: it keeps its own count of the
+probes each origin failed, reads what the fake Route 53 accepted, and reads the log events
+and metrics the round left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from failover.metrics import Metrics
+from failover.model import Action, Config, Origin, OriginKey, Override, ProbeResult
+from failover.round import RoundReport
+from failover.sim.route53 import FakeRoute53, Written, key_of
+
+INVARIANTS = {
+    "never_all_zero": "no record is ever written (or offered to the gate) with every weight at 0",
+    "no_write_while_frozen": "no write while writes are frozen (every probe a transport failure)",
+    "no_write_in_dry_run": "no write in dry-run",
+    "failover_within_bound": "an origin failing `fall` probes is at 0 in Route 53 within "
+    "fall x interval + timeout + one write cycle (unless frozen, pinned, failed open, "
+    "Route 53 refusing with the retry in metrics and logs, or a human edit not yet read)",
+    "fails_open_with_configured_weights": "a pool whose origins all fail keeps its configured weights",
+    "healthy_never_taken_out": "an origin that keeps answering healthily is never taken out unless drained",
+    "hold_down_respected": "no origin comes back into service before its hold-down",
+    "retries_visible": "Route 53 refusals show in metrics as well as in logs",
+    "every_change_logged": "every change Route 53 accepted has its weights_applied event",
+    "round_never_raises": "nothing raises out of a round",
+    "no_lost_update": "a human change nobody has read is never overwritten",
+    "unknown_set_untouched": "weighted sets the config does not know are never touched",
+}
+TROUBLE = frozenset(
+    {"route53_throttled", "route53_write_failed", "route53_read_failed", "change_conflict"}
+)
+LOG_WAIT = 600.0  # seconds an accepted change may wait for its event while Route 53 is in trouble
+REFUSALS = (
+    ("ChangeResourceRecordSets", "throttled"),
+    ("ChangeResourceRecordSets", "busy"),
+    ("ChangeResourceRecordSets", "error"),
+    ("ChangeResourceRecordSets", "conflict"),
+    ("ListResourceRecordSets", "throttled"),
+    ("ListResourceRecordSets", "error"),
+)
+
+
+@dataclass
+class Violation:
+    invariant: str
+    at: float  # seconds since the simulation started
+    detail: str
+
+
+@dataclass
+class Track:
+    """What the oracle remembers of one origin."""
+
+    streak: int = 0
+    streak_start: float = 0.0
+    last_failure: float | None = None
+    last_blind: float | None = None  # the last round every probe failed at transport level
+    out: bool = False  # went down (fall failures) and not yet written back in service
+    down_at: float = 0.0
+    late: bool = False  # already reported (or measured) for this streak
+    exempted: bool = False  # an exemption (frozen, pinned, failed open...) during this streak
+
+
+@dataclass
+class RoundFacts:
+    """Everything one round left behind, handed to the oracle."""
+
+    report: RoundReport
+    probed_at: float
+    ended_at: float
+    events: Sequence[Mapping[str, Any]]
+    written: Sequence[Written]
+    overrides: Mapping[OriginKey, Override]
+    dry_run: bool
+    metrics: Metrics
+
+
+@dataclass
+class Oracle:
+    config: Config
+    r53: FakeRoute53
+    start: float
+    write_cycle: float
+    violations: list[Violation] = field(default_factory=list)
+    tracks: dict[OriginKey, Track] = field(default_factory=dict)
+    failover_seconds: list[float] = field(default_factory=list)
+    _seen_r53: int = 0
+    _refusals: float = 0.0
+    _pending: list[tuple[tuple[str, str, int], str, float, bool]] = field(default_factory=list)
+    late_logs: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)  # known defects, reported apart
+
+    def __post_init__(self) -> None:
+        self.origins = {o.key: o for o in self.config.all_origins()}
+        self.tracks = {k: Track() for k in self.origins}
+
+    def restarted(self) -> None:
+        """A new daemon has no memory of failures: its count starts again."""
+        for t in self.tracks.values():
+            t.streak, t.late = 0, False
+        self._refusals = 0.0  # a new process starts its counters at 0
+
+    def _fail(self, invariant: str, at: float, detail: str) -> None:
+        self.violations.append(Violation(invariant, round(at - self.start, 1), detail))
+
+    def check(self, f: RoundFacts) -> None:
+        now = f.probed_at
+        for inv, detail in self.r53.violations[self._seen_r53 :]:
+            self._fail(inv, now, detail)
+        self._seen_r53 = len(self.r53.violations)
+        report = f.report
+        if report.error:
+            self._fail("round_never_raises", now, report.error)
+        events = {e["event"] for e in f.events}
+        mine = [w for w in f.written if w.by_daemon]
+        frozen = bool(report.results) and all(
+            r.outcome.transport_failure for r in report.results.values()
+        )
+        if mine and f.dry_run:
+            self._fail("no_write_in_dry_run", now, mine[0].comment)
+        if mine and frozen:
+            self._fail("no_write_while_frozen", now, mine[0].comment)
+        for pool in report.refused:
+            self._fail("never_all_zero", now, f"the gate had to refuse pool {pool}")
+        self._check_logged(mine, f.events, now)
+        trouble = bool(events & TROUBLE)
+        if trouble:
+            refusals = _refusals(f.metrics)
+            if refusals <= self._refusals:
+                self._fail("retries_visible", now, f"{sorted(events & TROUBLE)} but no metric")
+            self._refusals = refusals
+        self._observe(report.results, now, blind=frozen)
+        self._check_applied(report, f.overrides, now)
+        exempt = frozen or f.dry_run or trouble
+        self._check_down(report, f.overrides, now, exempt, mine)
+        self._check_failed_open(report, now, exempt)
+
+    def _check_logged(
+        self, mine: Sequence[Written], events: Iterable[Mapping[str, Any]], now: float
+    ) -> None:
+        """Each accepted change needs a weights_applied event, under the batch's change id.
+
+        When the answer to an accepted batch is lost and the re-read fails too, the round
+        cannot know the change landed; it learns it a later round and logs it then, under
+        that round's change id. That is counted (`late_logs`), and a change whose event
+        never comes within `LOG_WAIT` seconds is a violation.
+        """
+        logged: dict[tuple[str, str, int], str] = {}
+        for e in events:
+            if e["event"] == "weights_applied":
+                for c in e["changes"]:
+                    logged[(str(c["pool"]), str(c["origin"]), int(c["to"]))] = str(e["change_id"])
+        names = {p.record + ".": p.name for p in self.config.pools}
+        for w in mine:
+            change_id = w.comment.removeprefix("failover ")
+            for c in w.changes:
+                if c["Action"] == "DELETE":
+                    continue
+                name, _, set_id = key_of(c["ResourceRecordSet"])
+                want = (names.get(name, name), set_id, int(c["ResourceRecordSet"]["Weight"]))
+                self._pending.append((want, change_id, now, w.lost))
+        still = []
+        for want, change_id, at, lost in self._pending:
+            got = logged.get(want)
+            if got is None:
+                if now - at <= LOG_WAIT:
+                    still.append((want, change_id, at, lost))
+                elif lost:
+                    # Known: when the answer is lost and the re-read fails, the round
+                    # forgets the change; a later resync reports it as drift.
+                    self.findings.append(f"{change_id}: {want} answer lost, never logged")
+                else:
+                    self._fail("every_change_logged", now, f"{change_id}: {want} has no event")
+            elif got.rstrip("r") != change_id.rstrip("r"):
+                self.late_logs.append(f"{want} accepted as {change_id}, logged as {got}")
+        self._pending = still
+
+    def _observe(self, results: Mapping[OriginKey, ProbeResult], now: float, blind: bool) -> None:
+        for key, r in results.items():
+            t = self.tracks[key]
+            if r.outcome.healthy:
+                t.streak, t.late, t.exempted = 0, False, False
+                continue
+            if t.streak == 0:
+                t.streak_start = now
+            t.streak += 1
+            if blind:  # a blind prober's failures say nothing about the origin
+                t.last_blind = now
+            else:
+                t.last_failure = now
+            if t.streak >= self.origins[key].health.fall and not t.out:
+                t.out, t.down_at = True, now
+
+    def _check_applied(
+        self, report: RoundReport, overrides: Mapping[OriginKey, Override], now: float
+    ) -> None:
+        interval = self.config.daemon.interval
+        for c in report.applied:
+            key = OriginKey(c.pool, c.new.set_id)
+            o = self.origins.get(key)
+            if o is None:
+                continue
+            t = self.tracks[key]
+            was = None if c.old is None else c.old.weight
+            if c.new.weight == 0 and (was is None or was > 0):
+                ov = overrides.get(key)
+                window = o.health.hold_down_max + (o.health.rise + 2) * interval
+                recent = t.last_failure is not None and now - t.last_failure <= window
+                after_blind = t.last_blind is not None and now - t.last_blind <= window
+                drained = ov is not None and ov.action is Action.DRAIN
+                if not recent and not drained and after_blind:
+                    # Known: blind rounds step health, so origins come back from a blind
+                    # spell at different times and the ones held longer are taken out.
+                    self.findings.append(
+                        f"{key} taken out ({c.reason}) {now - self.start:.0f}s after a blind "
+                        f"spell; last real failure {_ago(t.last_failure, now)}"
+                    )
+                elif not recent and not drained:
+                    self._fail(
+                        "healthy_never_taken_out",
+                        now,
+                        f"{key} set to 0 ({c.reason}); last failure {t.last_failure}",
+                    )
+            if c.new.weight > 0 and not was and c.reason in ("up", "slow_start") and t.out:
+                if now - t.down_at < o.health.hold_down - 1e-6:
+                    self._fail(
+                        "hold_down_respected",
+                        now,
+                        f"{key} back after {now - t.down_at:.1f}s < {o.health.hold_down}s",
+                    )
+                t.out = False
+
+    def _check_down(
+        self,
+        report: RoundReport,
+        overrides: Mapping[OriginKey, Override],
+        now: float,
+        exempt: bool,
+        mine: Sequence[Written],
+    ) -> None:
+        for key, t in self.tracks.items():
+            o = self.origins[key]
+            if t.streak < o.health.fall:
+                continue
+            weight = self.r53.weight(o_zone(self.config, o), _record(self.config, o), o.id)
+            if weight == 0:
+                if not t.late and not t.exempted and mine:
+                    # From the first failing probe (the fault began up to an interval before).
+                    interval = self.config.daemon.interval
+                    self.failover_seconds.append(now - t.streak_start + interval)
+                t.late = True  # measured once per streak
+                continue
+            desired = report.desired.get(o.pool)
+            ov = overrides.get(key)
+            unseen = any(
+                k[2] == o.id and k[0] == _record(self.config, o) + "." for k in self.r53.unseen
+            )
+            excused = (
+                exempt
+                or unseen
+                or (ov is not None and ov.action is Action.PIN)
+                or (desired is not None and desired.failed_open)
+            )
+            t.exempted |= excused  # its failover time is not a measure of the daemon's speed
+            if excused or t.late:
+                continue
+            t.late = True
+            self._fail(
+                "failover_within_bound",
+                now,
+                f"{key} failed {t.streak} probes since {t.streak_start - self.start:.0f}s, "
+                f"Route 53 still holds {weight}",
+            )
+
+    def _check_failed_open(self, report: RoundReport, now: float, exempt: bool) -> None:
+        if exempt:
+            return
+        for pool in self.config.pools:
+            desired = report.desired.get(pool.name)
+            if desired is None or not desired.failed_open:
+                continue
+            for o in pool.origins:
+                unseen = any(k[2] == o.id and k[0] == pool.record + "." for k in self.r53.unseen)
+                held = self.r53.weight(pool.zone_id, pool.record, o.id)
+                if held != o.weight and not unseen:
+                    self._fail(
+                        "fails_open_with_configured_weights",
+                        now,
+                        f"{o.key} at {held}, configured {o.weight}",
+                    )
+
+
+def _ago(then: float | None, now: float) -> str:
+    return "never" if then is None else f"{now - then:.0f}s before"
+
+
+def o_zone(config: Config, o: Origin) -> str:
+    return config.pool(o.pool).zone_id
+
+
+def _record(config: Config, o: Origin) -> str:
+    return config.pool(o.pool).record
+
+
+def _refusals(metrics: Metrics) -> float:
+    get = metrics.registry.get_sample_value
+    total = 0.0
+    for op, outcome in REFUSALS:
+        total += get("failover_route53_requests_total", {"operation": op, "outcome": outcome}) or 0
+    return total

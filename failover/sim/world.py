@@ -1,0 +1,171 @@
+"""The fakes the simulation drives the real Runner with: a clock, a prober and an override store."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+
+from failover.model import Origin, OriginKey, Outcome, Override, ProbeResult
+from failover.sim.scenario import Fault
+
+STATUS = {
+    Outcome.OK: 200,
+    Outcome.HTTP_403: 403,
+    Outcome.HTTP_404: 404,
+    Outcome.HTTP_4XX: 400,
+    Outcome.HTTP_5XX: 503,
+    Outcome.HTTP_OTHER: 302,
+    Outcome.MISMATCH: 200,
+    Outcome.TOO_OLD: 200,
+}
+HEALTHY_LATENCY = 0.04
+ROUTE53_FAULTS = {
+    "throttle": "throttle",
+    "busy": "busy",
+    "r53_timeout": "timeout",
+    "lost_response": "lost",
+    "r53_down": "throttle",
+}
+
+
+class SimClock:
+    """Simulated time: read by the Runner, the store and the rate limiter; sleeping advances it."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.t = start
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.t += seconds
+            self.slept += seconds
+
+
+class SimProber:
+    """Answers each probe as the active faults say; concurrent probes take the slowest's time."""
+
+    def __init__(
+        self, clock: SimClock, active: Callable[[], Sequence[Fault]], rng: random.Random
+    ) -> None:
+        self.clock = clock
+        self.active = active
+        self.rng = rng
+        self.probed_at = clock()  # when the last round's probes finished
+
+    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
+        started = self.clock()
+        faults = [f for f in self.active() if f.kind in _PROBE_EFFECTS]
+        results = {}
+        slowest = 0.0
+        for o in origins:
+            r = self._probe(o, started, faults)
+            results[o.key] = r
+            slowest = max(slowest, r.latency)
+        self.clock.t = started + slowest
+        self.probed_at = self.clock()
+        return results
+
+    def _probe(self, o: Origin, now: float, faults: list[Fault]) -> ProbeResult:
+        outcome, latency, age = Outcome.OK, HEALTHY_LATENCY, 5.0
+        key = (o.pool, o.id)
+        for f in faults:
+            if f.kind == "cutoff":
+                outcome = self.rng.choice((Outcome.TIMEOUT, Outcome.CONNECTION))
+                latency = o.health.timeout if outcome is Outcome.TIMEOUT else 0.002
+                break
+            if key not in f.origins:
+                continue
+            got = _PROBE_EFFECTS[f.kind](f, o, now, self.rng)
+            if got is None:
+                continue
+            out, lat, a = got
+            latency = max(latency, lat)
+            age = max(age, a)
+            if outcome.healthy and not out.healthy:
+                outcome = out
+        if not outcome.healthy and outcome.transport_failure:
+            latency = o.health.timeout if outcome is Outcome.TIMEOUT else 0.002
+        status = STATUS.get(outcome)
+        return ProbeResult(
+            o.key,
+            outcome,
+            latency,
+            status=status,
+            age=age if status == 200 else None,
+            detail="" if outcome.healthy else outcome.value,
+        )
+
+
+Effect = tuple[Outcome, float, float] | None
+
+
+def _outage(f: Fault, o: Origin, now: float, rng: random.Random) -> Effect:
+    return f.outcome, HEALTHY_LATENCY, 5.0
+
+
+def _partial(f: Fault, o: Origin, now: float, rng: random.Random) -> Effect:
+    return (f.outcome, HEALTHY_LATENCY, 5.0) if rng.random() < f.p else None
+
+
+def _flap(f: Fault, o: Origin, now: float, rng: random.Random) -> Effect:
+    failing = (now - f.start) % (f.down + f.up) < f.down
+    return (f.outcome, HEALTHY_LATENCY, 5.0) if failing else None
+
+
+def _slow(f: Fault, o: Origin, now: float, rng: random.Random) -> Effect:
+    latency = o.health.timeout * rng.uniform(0.7, 1.3)
+    if latency >= o.health.timeout:
+        return Outcome.TIMEOUT, o.health.timeout, 5.0
+    return Outcome.OK, latency, 5.0
+
+
+def _stale(f: Fault, o: Origin, now: float, rng: random.Random) -> Effect:
+    age = now - f.start + 3600.0
+    if o.health.max_age > 0:
+        return Outcome.TOO_OLD, HEALTHY_LATENCY, age
+    return Outcome.OK, HEALTHY_LATENCY, age  # a pool that does not check age cannot tell
+
+
+_PROBE_EFFECTS: dict[str, Callable[[Fault, Origin, float, random.Random], Effect]] = {
+    "outage": _outage,
+    "partial": _partial,
+    "flap": _flap,
+    "slow": _slow,
+    "stale": _stale,
+    "cutoff": _outage,
+}
+
+
+class Route53Faults:
+    """Decides, call by call, which active Route 53 fault (if any) strikes."""
+
+    def __init__(self, active: Callable[[], Sequence[Fault]], rng: random.Random) -> None:
+        self.active = active
+        self.rng = rng
+
+    def __call__(self, operation: str) -> str | None:
+        for f in self.active():
+            fault = ROUTE53_FAULTS.get(f.kind)
+            if fault is None or (fault == "busy" and operation != "ChangeResourceRecordSets"):
+                continue
+            if self.rng.random() < f.p:
+                return fault
+        return None
+
+
+class MemoryOverrides:
+    """Overrides as the CLI would leave them in the shared store, kept in memory."""
+
+    location = "memory://overrides"
+
+    def __init__(self) -> None:
+        self.current: dict[OriginKey, Override] = {}
+
+    def load(self) -> dict[OriginKey, Override]:
+        return dict(self.current)
+
+    def save(self, overrides: Mapping[OriginKey, Override]) -> None:
+        self.current = dict(overrides)
