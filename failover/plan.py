@@ -59,7 +59,9 @@ def record_ttl(pool: Pool, current: Mapping[str, WeightedSet]) -> int:
     return foreign[0] if foreign else pool.ttl
 
 
-def guards(current: Mapping[str, WeightedSet], changes: Sequence[Change]) -> list[Change]:
+def guards(
+    pool: Pool, current: Mapping[str, WeightedSet], changes: Sequence[Change]
+) -> list[Change]:
     """A compare-and-swap of unchanged values that pins what the gate counted on.
 
     The gate judges against the record as last read. If a change lowers a weight,
@@ -73,9 +75,12 @@ def guards(current: Mapping[str, WeightedSet], changes: Sequence[Change]) -> lis
     after = {c.new.set_id: c.new for c in changes}
     if any(s.weight > 0 for s in after.values()):
         return []  # one of our own swaps already pins a serving set
-    serving = [s for sid, s in current.items() if sid not in after and s.weight > 0]
+    owned = {o.id for o in pool.origins}
+    serving = [s for sid, s in current.items() if sid in owned - after.keys() and s.weight > 0]
     if not serving:
-        return []  # the gate refuses such a change set before it gets here
+        # Only sets the config does not own still serve: those are never written, not
+        # even unchanged, so nothing can pin them.
+        return []
     keep = max(serving, key=lambda s: (s.weight, s.set_id))
     return [Change(pool=changes[0].pool, old=keep, new=keep, reason="guard")]
 

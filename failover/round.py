@@ -100,6 +100,9 @@ class Runner:
         self.last_round: float | None = None
         self.last_change: dict[str, object] = {}
         self.drifted: set[OriginKey] = set()
+        # Changes sent whose answer never came: settled (logged as applied, or dropped)
+        # by the next read of their record.
+        self.unsettled: dict[OriginKey, tuple[str, Change]] = {}
         self.rounds = 0
         self.route53_readable = False
         self.overrides_known = False  # until one read succeeds, a drain may be in force
@@ -149,13 +152,15 @@ class Runner:
         results = self.prober.probe_all(origins)
         report.results = self.results = results
         now = self.clock()
+        blind = policy.blind(results)
         for o in origins:
             self.metrics.observe_probe(o.region, results[o.key])
-            if o.pool in self.records:
-                # Health starts from what Route 53 holds (hold-down, slow start), so
-                # none is kept for a pool whose record has never been read.
+            # Health starts from what Route 53 holds (hold-down, slow start), so none is
+            # kept for a pool whose record has never been read; and a round in which
+            # nothing answered says nothing about any origin, only about our network.
+            if o.pool in self.records and not blind:
                 self._observe(o, results[o.key], now)
-        self._set_frozen(policy.blind(results))
+        self._set_frozen(blind)
         report.frozen = self.frozen
         by_zone: dict[str, list[Change]] = defaultdict(list)
         for pool in cfg.pools:
@@ -202,10 +207,11 @@ class Runner:
     def _take_record(self, pool: Pool, record: Record, *, resync: bool) -> None:
         before = self.records.get(pool.name)
         self.records[pool.name] = record
+        settled = {o.key for o in pool.origins if self._settle(o.key, record.sets.get(o.id))}
         if before is not None:
             for o in pool.origins:
                 old, new = before.sets.get(o.id), record.sets.get(o.id)
-                if old != new and resync:
+                if old != new and resync and o.key not in settled:
                     self.drifted.add(o.key)
                     log.warning(
                         "drift_detected",
@@ -346,7 +352,7 @@ class Runner:
             log.error("writes_refused", pool=pool, reason=unsafe.reason)
             report.refused.append(pool)
             return []
-        return changes + plan.guards(current, changes)
+        return changes + plan.guards(self.config.pool(pool), current, changes)
 
     # -- writing --------------------------------------------------------------------
     def _write_zone(self, zone_id: str, changes: list[Change], report: RoundReport) -> None:
@@ -390,8 +396,29 @@ class Runner:
         except Route53Error as e:
             self.metrics.write_failures.labels("route53").inc()
             log.error("route53_write_failed", change_id=change_id, zone_id=zone_id, error=str(e))
+            self._unsettled(batch, change_id)  # a timed-out attempt may have landed
             return
         self._applied(batch, change_id, r53_id, report)
+
+    def _settle(self, key: OriginKey, held: WeightedSet | None) -> bool:
+        """A change whose fate was unknown: if Route 53 holds it now, it was applied."""
+        pending = self.unsettled.pop(key, None)
+        if pending is None or held != pending[1].new:
+            return False
+        change_id, change = pending
+        log.warning(
+            "weights_applied",
+            change_id=change_id,
+            route53_change="unknown (answer lost)",
+            changes=[_describe(change)],
+        )
+        return True
+
+    def _unsettled(self, batch: list[Change], change_id: str) -> None:
+        """Remember changes that may have landed; the next read of their record settles them."""
+        for c in batch:
+            if c.reason != "guard":
+                self.unsettled[OriginKey(c.pool, c.new.set_id)] = (change_id, c)
 
     def _after_conflict(
         self, zone_id: str, batch: list[Change], change_id: str, report: RoundReport
@@ -403,6 +430,7 @@ class Runner:
             found = self.store.read(zone_id, [p.record for p in pools.values()])
         except Route53Error as e:
             log.error("route53_read_failed", zone_id=zone_id, error=str(e))
+            self._unsettled(batch, change_id)  # an earlier attempt may have landed
             return
         for p in pools.values():
             self._take_record(p, found[p.record], resync=False)

@@ -110,13 +110,13 @@ def test_one_request_is_enough_when_everything_fits() -> None:
 def test_a_lowering_change_is_guarded_by_the_heaviest_set_left_serving() -> None:
     now = current(100, 50, 100)
     changes = plan.diff(POOL, now, desired(0, 50, 100, reason="down"))
-    [guard] = plan.guards(now, changes)
+    [guard] = plan.guards(POOL, now, changes)
     assert guard.old == guard.new == now[C]
     assert guard.reason == "guard"
 
 
 def test_no_guard_when_nothing_is_lowered_or_a_swap_already_pins_a_serving_set() -> None:
     now = current(0, 100, 100)
-    assert plan.guards(now, plan.diff(POOL, now, desired(100, 100, 100))) == []
+    assert plan.guards(POOL, now, plan.diff(POOL, now, desired(100, 100, 100))) == []
     swap = plan.diff(POOL, now, desired(100, 0, 100))  # A up, B down: A's swap pins A
-    assert plan.guards(now, swap) == []
+    assert plan.guards(POOL, now, swap) == []

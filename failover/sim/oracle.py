@@ -60,7 +60,6 @@ class Track:
     streak: int = 0
     streak_start: float = 0.0
     last_failure: float | None = None
-    last_blind: float | None = None  # the last round every probe failed at transport level
     out: bool = False  # went down (fall failures) and not yet written back in service
     down_at: float = 0.0
     late: bool = False  # already reported (or measured) for this streak
@@ -94,7 +93,6 @@ class Oracle:
     _refusals: float = 0.0
     _pending: list[tuple[tuple[str, str, int], str, float, bool]] = field(default_factory=list)
     late_logs: list[str] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)  # known defects, reported apart
 
     def __post_init__(self) -> None:
         self.origins = {o.key: o for o in self.config.all_origins()}
@@ -171,10 +169,6 @@ class Oracle:
             if got is None:
                 if now - at <= LOG_WAIT:
                     still.append((want, change_id, at, lost))
-                elif lost:
-                    # Known: when the answer is lost and the re-read fails, the round
-                    # forgets the change; a later resync reports it as drift.
-                    self.findings.append(f"{change_id}: {want} answer lost, never logged")
                 else:
                     self._fail("every_change_logged", now, f"{change_id}: {want} has no event")
             elif got.rstrip("r") != change_id.rstrip("r"):
@@ -190,9 +184,7 @@ class Oracle:
             if t.streak == 0:
                 t.streak_start = now
             t.streak += 1
-            if blind:  # a blind prober's failures say nothing about the origin
-                t.last_blind = now
-            else:
+            if not blind:  # a blind prober's failures say nothing about the origin
                 t.last_failure = now
             if t.streak >= self.origins[key].health.fall and not t.out:
                 t.out, t.down_at = True, now
@@ -212,16 +204,8 @@ class Oracle:
                 ov = overrides.get(key)
                 window = o.health.hold_down_max + (o.health.rise + 2) * interval
                 recent = t.last_failure is not None and now - t.last_failure <= window
-                after_blind = t.last_blind is not None and now - t.last_blind <= window
                 drained = ov is not None and ov.action is Action.DRAIN
-                if not recent and not drained and after_blind:
-                    # Known: blind rounds step health, so origins come back from a blind
-                    # spell at different times and the ones held longer are taken out.
-                    self.findings.append(
-                        f"{key} taken out ({c.reason}) {now - self.start:.0f}s after a blind "
-                        f"spell; last real failure {_ago(t.last_failure, now)}"
-                    )
-                elif not recent and not drained:
+                if not recent and not drained:
                     self._fail(
                         "healthy_never_taken_out",
                         now,
@@ -294,10 +278,6 @@ class Oracle:
                         now,
                         f"{o.key} at {held}, configured {o.weight}",
                     )
-
-
-def _ago(then: float | None, now: float) -> str:
-    return "never" if then is None else f"{now - then:.0f}s before"
 
 
 def o_zone(config: Config, o: Origin) -> str:

@@ -24,7 +24,6 @@ def merge(results: Sequence[Result]) -> Result:
         total.route53_calls += r.route53_calls
         total.violations += r.violations
         total.late_logs += r.late_logs
-        total.findings += r.findings
         total.failover_max = max(total.failover_max, r.failover_max)
         total.seconds += r.seconds
     return total
@@ -102,33 +101,6 @@ def markdown(
         for name, found in mutants.items():
             text = ", ".join(f"`{k}` x{n}" for k, n in found.most_common()) or "**none**"
             lines.append(f"| {MUTANTS[name]} | {text} |")
-    stale = [f for f in total.findings if "unread human change" in f]
-    blind = [f for f in total.findings if "blind spell" in f]
-    lost = [f for f in total.findings if "answer lost" in f]
-    if stale or blind or lost:
-        lines += [
-            "",
-            "Known defects the simulation found (each pinned by a failing test in",
-            "`tests/sim/test_found_defects.py`), counted apart from the violations:",
-            "",
-        ]
-    if stale:
-        lines.append(
-            f"- {len(stale)} time(s) a change left a record with every weight at 0 because a "
-            "human had changed another set of it and no resync had read that yet "
-            "(compare-and-swap guards only the sets a batch changes)."
-        )
-    if blind:
-        lines.append(
-            f"- {len(blind)} time(s) a healthy origin was taken out after a blind spell "
-            "(rounds in which the prober was cut off still step health, so origins come "
-            "back at different hold-downs)."
-        )
-    if lost:
-        lines.append(
-            f"- {len(lost)} change(s) Route 53 accepted whose answer was lost while the re-read "
-            "failed too were never logged as applied (a later resync reported them as drift)."
-        )
     if total.late_logs:
         lines += [
             "",

@@ -49,7 +49,6 @@ class Result:
     violations: list[Violation] = field(default_factory=list)
     failover_max: float = 0.0
     late_logs: list[str] = field(default_factory=list)  # changes logged under another change id
-    findings: list[str] = field(default_factory=list)  # known defects, reported apart
     seconds: float = 0.0
 
     @property
@@ -62,7 +61,7 @@ class Result:
             f"seed {self.seed}: {self.hours:g} simulated hours, {self.rounds} rounds, "
             f"{sum(self.faults.values())} faults injected ({kinds}), "
             f"{self.changes} changes written in {self.batches} batches, "
-            f"{len(self.violations)} violations, {len(self.findings)} known findings, "
+            f"{len(self.violations)} violations, "
             f"in {self.seconds:.1f}s"
         )
 
@@ -255,7 +254,6 @@ class Simulation:
         r.seconds = seconds
         r.violations = list(self.oracle.violations)
         r.late_logs = list(self.oracle.late_logs)
-        r.findings = list(self.oracle.findings) + list(self.r53.findings)
         r.failover_max = max(self.oracle.failover_seconds, default=0.0)
         mine = [w for w in self.r53.written if w.by_daemon]
         r.batches = len(mine)

@@ -24,7 +24,6 @@ def report(capsys: pytest.CaptureFixture[str], text: str) -> None:
 def describe(r: Result) -> str:
     lines = [r.summary()]
     lines += [f"  VIOLATION {v.invariant} at {v.at:.0f}s: {v.detail}" for v in r.violations[:20]]
-    lines += [f"  known finding: {f}" for f in r.findings[:5]]
     if r.violations:
         lines.append(f"  replay with: {r.replay}")
     return "\n".join(lines)
@@ -42,7 +41,7 @@ def test_a_thousand_simulated_hours_of_faults_break_no_safety_rule(
         f"\nSIMULATION: {total.hours:g} simulated hours, {total.rounds} rounds, "
         f"{sum(total.faults.values())} faults injected {dict(sorted(total.faults.items()))}, "
         f"{total.changes} changes written, {len(total.violations)} violations {dict(kinds)}, "
-        f"longest failover {total.failover_max:.0f}s, {len(total.findings)} known findings"
+        f"longest failover {total.failover_max:.0f}s"
     )
     report(capsys, text)
     (tmp_path / "simulation.md").write_text(markdown(results, CI_SEEDS))

@@ -1,4 +1,4 @@
-"""Review: the pure core and the canary classifier on inputs that make them raise."""
+"""The pure core and the canary classifier on inputs that once made them raise."""
 
 from __future__ import annotations
 

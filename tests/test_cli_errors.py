@@ -1,4 +1,4 @@
-"""Review: CLI input paths that end in a traceback or in a reassuring answer that is not true."""
+"""CLI input paths that must end in a clear error, never a traceback or a false reassurance."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_check_fails_clearly_when_route53_cannot_be_read(tmp_path: Path) -> None
     """Printing "would change: nothing" with exit 0 hides that nothing could be compared."""
     buckets = make_buckets(f"rvchk-{uuid.uuid4().hex[:8]}")
     config = tmp_path / "c.toml"
-    write_config(config, "Z0REVIEW0ZONE", buckets, free_port(), tmp_path)
+    write_config(config, "Z0UNREADABLE0ZONE", buckets, free_port(), tmp_path)
     env = {**os.environ, "AWS_ENDPOINT_URL_ROUTE_53": f"http://127.0.0.1:{free_port()}"}
     r = cli("check", "--config", str(config), env=env, timeout=90)
     assert r.returncode != 0, r.stdout

@@ -1,7 +1,7 @@
-"""Defects the simulation found in the core, pinned by tests that fail until they are fixed.
+"""Regressions: four ways the fault simulation once broke a safety rule, each pinned.
 
-Each test drives whole rounds of the real Runner against moto's strict Route 53 with a
-scripted prober; each names the safety rule it shows broken.
+Each test drives whole rounds of the real Runner against a strict Route 53 with a
+scripted prober, and names the safety rule it guards.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Daemon:
         return seen
 
 
-def test_defect_stale_view_of_other_sets_lets_the_daemon_write_every_weight_zero(
+def test_a_stale_view_of_the_other_sets_never_lets_a_write_zero_the_record(
     zone: Zone, tmp_path: Path
 ) -> None:
     """Safety rule: never write a record with every weight at 0.
@@ -88,7 +88,7 @@ def test_defect_stale_view_of_other_sets_lets_the_daemon_write_every_weight_zero
     assert all(any(w.values()) for w in seen), seen
 
 
-def test_defect_a_blind_spell_takes_healthy_origins_out_afterwards(
+def test_a_blind_spell_never_takes_healthy_origins_out_afterwards(
     zone: Zone, tmp_path: Path
 ) -> None:
     """Safety rules: don't trust a blind prober; a healthy origin is never taken out.
@@ -116,7 +116,7 @@ def test_defect_a_blind_spell_takes_healthy_origins_out_afterwards(
     assert all(w[A] == 100 for w in seen), [w[A] for w in seen]
 
 
-def test_defect_an_unknown_set_with_another_ttl_blocks_every_write_of_the_pool(
+def test_an_unknown_set_with_another_ttl_never_blocks_the_pools_writes(
     zone: Zone, tmp_path: Path
 ) -> None:
     """Safety rules: records the daemon owns (TTL corrected, unknown sets untouched) and
@@ -164,7 +164,7 @@ class LostAnswer:
         return None
 
 
-def test_defect_a_change_whose_answer_was_lost_is_never_logged_as_applied(tmp_path: Path) -> None:
+def test_a_change_whose_answer_was_lost_is_still_logged_as_applied(tmp_path: Path) -> None:
     """Every applied change has its log event (weights_applied, with its change id).
 
     Route 53 applies the change taking A out, but the answer is lost; the store retries,

@@ -1,4 +1,4 @@
-"""Review: the probe's overall deadline against an S3 endpoint that drips its response headers."""
+"""The probe's overall deadline against an S3 endpoint that drips its response headers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: whole rounds against the strict Route 53 where a safety promise does not hold."""
+"""Whole rounds against the strict Route 53 at the edges of the safety promises."""
 
 from __future__ import annotations
 
