@@ -156,10 +156,9 @@ class Runner:
         for o in origins:
             self.metrics.observe_probe(o.region, results[o.key])
             # Health starts from what Route 53 holds (hold-down, slow start), so none is
-            # kept for a pool whose record has never been read; and a round in which
-            # nothing answered says nothing about any origin, only about our network.
-            if o.pool in self.records and not blind:
-                self._observe(o, results[o.key], now)
+            # kept for a pool whose record has never been read.
+            if o.pool in self.records:
+                self._observe(o, results[o.key], now, blind=blind)
         self._set_frozen(blind)
         report.frozen = self.frozen
         by_zone: dict[str, list[Change]] = defaultdict(list)
@@ -255,7 +254,7 @@ class Runner:
         self.overrides = loaded
         self.overrides_known = True
 
-    def _observe(self, origin: Origin, result: ProbeResult, now: float) -> None:
+    def _observe(self, origin: Origin, result: ProbeResult, now: float, *, blind: bool) -> None:
         h = self.health.get(origin.key)
         if h is None:
             h = health_mod.initial(self._applied_fraction(origin), origin.health, now)
@@ -268,8 +267,14 @@ class Runner:
                 status=result.status,
                 detail=result.detail,
                 latency=round(result.latency, 4),
-                failures=h.failures + 1,
+                failures=h.failures + (0 if blind else 1),
+                counted=not blind,
             )
+        if blind:
+            # Nothing answered anywhere: that says something about our network, nothing
+            # about this origin, so its health is left as it was.
+            self.health[origin.key] = h
+            return
         new = health_mod.step(h, result.outcome, now, origin.health)
         if new.state is not h.state:
             self.metrics.transitions.labels(origin.pool, origin.id, new.state.value).inc()
@@ -459,7 +464,19 @@ class Runner:
         safe: list[Change] = []
         for name in sorted({c.pool for c in resend}):
             mine = [c for c in resend if c.pool == name and c.reason != "guard"]
-            safe.extend(self._gated(name, self.records[name].sets, mine, report))
+            fresh = self.records[name].sets
+            if plan.gate(fresh, mine) is not None:
+                # The record changed under the pool so that these changes would now zero
+                # it: they lost the race like a conflict, and are re-decided next round.
+                report.conflicts.extend(mine)
+                log.warning(
+                    "change_conflict",
+                    change_id=change_id,
+                    pool=name,
+                    reason="the record changed under the batch; re-decided next round",
+                )
+                continue
+            safe.extend(mine + plan.guards(self.config.pool(name), fresh, mine))
         if any(c.reason != "guard" for c in safe):
             self._send(zone_id, safe, f"{change_id}r", report, retry=False)
 

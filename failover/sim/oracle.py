@@ -157,9 +157,16 @@ class Oracle:
         names = {p.record + ".": p.name for p in self.config.pools}
         for w in mine:
             change_id = w.comment.removeprefix("failover ")
+            deleted = {
+                key_of(c["ResourceRecordSet"]): c["ResourceRecordSet"]
+                for c in w.changes
+                if c["Action"] == "DELETE"
+            }
             for c in w.changes:
                 if c["Action"] == "DELETE":
                     continue
+                if deleted.get(key_of(c["ResourceRecordSet"])) == c["ResourceRecordSet"]:
+                    continue  # a guard: the set rewritten unchanged to pin it, not a change
                 name, _, set_id = key_of(c["ResourceRecordSet"])
                 want = (names.get(name, name), set_id, int(c["ResourceRecordSet"]["Weight"]))
                 self._pending.append((want, change_id, now, w.lost))
@@ -181,11 +188,15 @@ class Oracle:
             if r.outcome.healthy:
                 t.streak, t.late, t.exempted = 0, False, False
                 continue
+            if blind:
+                # A round in which nothing answered says nothing about the origin (and
+                # freezes writes): the streak goes on, but its time no longer measures us.
+                t.exempted |= t.streak > 0
+                continue
             if t.streak == 0:
                 t.streak_start = now
             t.streak += 1
-            if not blind:  # a blind prober's failures say nothing about the origin
-                t.last_failure = now
+            t.last_failure = now
             if t.streak >= self.origins[key].health.fall and not t.out:
                 t.out, t.down_at = True, now
 
