@@ -203,7 +203,8 @@ class Runner:
         if all(z in self.zone_synced for z in zones):
             self.last_sync = min((self.zone_synced[z] for z in zones), default=now)
 
-    def _take_record(self, pool: Pool, record: Record, *, resync: bool) -> None:
+    def _take_record(self, pool: Pool, record: Record, *, resync: bool) -> set[OriginKey]:
+        """Store what Route 53 holds for a pool; returns the pending changes it settled."""
         before = self.records.get(pool.name)
         self.records[pool.name] = record
         settled = {o.key for o in pool.origins if self._settle(o.key, record.sets.get(o.id))}
@@ -229,6 +230,7 @@ class Runner:
                 sets=unknown,
                 other=list(record.other),
             )
+        return settled
 
     def _load_overrides(self) -> None:
         try:
@@ -437,13 +439,14 @@ class Runner:
             log.error("route53_read_failed", zone_id=zone_id, error=str(e))
             self._unsettled(batch, change_id)  # an earlier attempt may have landed
             return
+        settled: set[OriginKey] = set()
         for p in pools.values():
-            self._take_record(p, found[p.record], resync=False)
+            settled |= self._take_record(p, found[p.record], resync=False)
         resend: list[Change] = []
         for c in batch:
             now_held = self.records[c.pool].sets.get(c.new.set_id)
-            if c.reason == "guard":
-                continue  # re-derived below from what is there now
+            if c.reason == "guard" or OriginKey(c.pool, c.new.set_id) in settled:
+                continue  # guards are re-derived below; a settled change is logged already
             if now_held == c.new:
                 # Already there: our earlier attempt landed (its answer was lost) or
                 # another daemon that sees the same world wrote the same thing.
