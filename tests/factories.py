@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from failover.model import (
     Config,
     DaemonSettings,
     HealthSettings,
     Origin,
+    OriginKey,
+    Outcome,
     Pool,
+    ProbeResult,
     WeightedSet,
 )
 
@@ -41,3 +46,30 @@ def make_config(*pools: Pool, **daemon: object) -> Config:
 def wset(pool: Pool, origin_id: str, weight: int, ttl: int | None = None) -> WeightedSet:
     o = pool.origin(origin_id)
     return WeightedSet(pool.record, o.id, weight, pool.ttl if ttl is None else ttl, (o.endpoint,))
+
+
+class ScriptedProber:
+    """Stands in for the network: each origin answers what the test says (OK unless set)."""
+
+    def __init__(self, ids: Sequence[str] = REGIONS) -> None:
+        self.ids = tuple(ids)
+        self.outcomes: dict[str, Outcome] = {}
+
+    def set(self, outcome: Outcome, *ids: str) -> None:
+        for i in ids or self.ids:
+            self.outcomes[i] = outcome
+
+    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
+        return {
+            o.key: ProbeResult(o.key, self.outcomes.get(o.id, Outcome.OK), 0.01) for o in origins
+        }
+
+
+class Clock:
+    """A clock that moves only when the test moves it."""
+
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t

@@ -7,7 +7,6 @@ scripted prober, and names the safety rule it guards.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -15,38 +14,24 @@ from structlog.testing import capture_logs
 
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.metrics import Metrics
-from failover.model import HealthSettings, Origin, OriginKey, Outcome, ProbeResult
+from failover.model import HealthSettings, Outcome
 from failover.overrides import FileStore
 from failover.round import Runner
 from failover.sim.route53 import FakeRoute53
 from failover.sim.world import SimClock
 from tests.conftest import Zone
-from tests.factories import make_config, make_pool, wset
+from tests.factories import ScriptedProber, make_config, make_pool, wset
 
 H = HealthSettings(timeout=0.5, fall=3, rise=2, hold_down=10.0, hold_down_max=80.0)
 POOL = make_pool(record="www.example.com", health=H)
 A, B, C = (o.id for o in POOL.origins)
 
 
-class Prober:
-    def __init__(self) -> None:
-        self.outcomes: dict[str, Outcome] = {}
-
-    def set(self, outcome: Outcome, *ids: str) -> None:
-        for i in ids or (A, B, C):
-            self.outcomes[i] = outcome
-
-    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
-        return {
-            o.key: ProbeResult(o.key, self.outcomes.get(o.id, Outcome.OK), 0.01) for o in origins
-        }
-
-
 class Daemon:
     def __init__(self, zone: Zone, tmp: Path, **daemon: object) -> None:
         self.zone = zone
         self.t = 1_000_000.0
-        self.prober = Prober()
+        self.prober = ScriptedProber()
         config = make_config(dataclasses.replace(POOL, zone_id=zone.id), **daemon)
         self.runner = Runner(
             config,
@@ -203,7 +188,7 @@ def test_a_change_whose_answer_was_lost_is_still_logged_as_applied(tmp_path: Pat
         clock=clock,
         rand=lambda: 0.5,
     )
-    prober = Prober()
+    prober = ScriptedProber()
     runner = Runner(
         make_config(pool, resync=3.0),
         prober,
