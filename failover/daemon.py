@@ -18,7 +18,7 @@ import structlog
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from failover import canary
+from failover import canary, logs
 from failover.aws.probe import Prober
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.errors import ConfigError, FailoverError
@@ -210,9 +210,15 @@ class Daemon:
             return
         if new.daemon.listen != self.config.daemon.listen:
             log.warning("config_listen_ignored", reason="a new listen address needs a restart")
+        if (new.daemon.log_format, new.daemon.log_level) != (
+            self.config.daemon.log_format,
+            self.config.daemon.log_level,
+        ):
+            logs.configure(new.daemon.log_format, new.daemon.log_level)
         if new.daemon.overrides != self.config.daemon.overrides:
             self.runner.overrides_store = open_store(new.daemon.overrides, self.session)
         self.limiter.rate = new.daemon.route53_rate
+        self.limiter.burst = max(1.0, new.daemon.route53_rate)
         self.runner.reconfigure(new)
         self.liveness.stale_after = self._stale_after(new)
         self.config = new

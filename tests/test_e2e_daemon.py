@@ -159,6 +159,16 @@ def test_sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one(daemon: Run
     wait_for(
         "config_reloaded", lambda: "config_reloaded" in [e["event"] for e in events(daemon.log)]
     )
+    # Log settings take effect on reload too: console lines follow the JSON ones.
+    daemon.config.write_text(good.replace('log_format = "json"', 'log_format = "console"'))
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(
+        "console log lines",
+        lambda: any(
+            "config_reloaded" in line and not line.startswith("{")
+            for line in daemon.log.read_text().splitlines()
+        ),
+    )
 
 
 def test_sigterm_stops_the_daemon_cleanly_within_seconds(daemon: Running) -> None:
