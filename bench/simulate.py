@@ -51,7 +51,7 @@ def main() -> int:
         f"TOTAL: {total.hours:g} simulated hours, {total.rounds:,} rounds, "
         f"{sum(total.faults.values()):,} faults injected {dict(sorted(total.faults.items()))}, "
         f"{total.changes:,} changes written, {len(total.violations)} violations {dict(kinds)}, "
-        f"{len(total.findings)} known findings, {len(total.late_logs)} late logs, "
+        f"{len(total.late_logs)} late logs, "
         f"longest failover {total.failover_max:.0f}s, {total.seconds:.0f} CPU-seconds"
     )
     if args.markdown:

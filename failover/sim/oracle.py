@@ -78,6 +78,7 @@ class RoundFacts:
     overrides: Mapping[OriginKey, Override]
     dry_run: bool
     metrics: Metrics
+    unread: frozenset[str] = frozenset()  # pools whose record the daemon has never read
 
 
 @dataclass
@@ -133,7 +134,7 @@ class Oracle:
             if refusals <= self._refusals:
                 self._fail("retries_visible", now, f"{sorted(events & TROUBLE)} but no metric")
             self._refusals = refusals
-        self._observe(report.results, now, blind=frozen)
+        self._observe(report.results, now, blind=frozen, unread=f.unread)
         self._check_applied(report, f.overrides, now)
         exempt = frozen or f.dry_run or trouble
         self._check_down(report, f.overrides, now, exempt, mine)
@@ -182,15 +183,23 @@ class Oracle:
                 self.late_logs.append(f"{want} accepted as {change_id}, logged as {got}")
         self._pending = still
 
-    def _observe(self, results: Mapping[OriginKey, ProbeResult], now: float, blind: bool) -> None:
+    def _observe(
+        self,
+        results: Mapping[OriginKey, ProbeResult],
+        now: float,
+        blind: bool,
+        unread: frozenset[str] = frozenset(),
+    ) -> None:
         for key, r in results.items():
             t = self.tracks[key]
             if r.outcome.healthy:
                 t.streak, t.late, t.exempted = 0, False, False
                 continue
-            if blind:
+            if blind or key.pool in unread:
                 # A round in which nothing answered says nothing about the origin (and
-                # freezes writes): the streak goes on, but its time no longer measures us.
+                # freezes writes); a daemon that has not read the pool's record yet (just
+                # restarted, Route 53 unreadable) gathers no evidence. Either way the
+                # streak goes on, but its time no longer measures us.
                 t.exempted |= t.streak > 0
                 continue
             if t.streak == 0:

@@ -200,6 +200,9 @@ class Simulation:
                         overrides=self.overrides.current,
                         dry_run=dry_run,
                         metrics=self.metrics,
+                        unread=frozenset(
+                            p.name for p in self.config.pools if p.name not in self.runner.records
+                        ),
                     )
                 )
                 tick += 1
