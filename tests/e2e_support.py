@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 
 from failover import canary
+from failover.model import Pool
+from tests.factories import make_pool
 
 REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
 
@@ -39,6 +41,12 @@ def make_buckets(prefix: str) -> dict[str, str]:
         put_canary(bucket, region)
         out[region] = bucket
     return out
+
+
+def pool_for(buckets: dict[str, str]) -> Pool:
+    """The pool `write_config` describes for buckets from `make_buckets`."""
+    prefix = next(iter(buckets.values())).rsplit("-", 3)[0]
+    return make_pool(record="www.example.com", regions=tuple(buckets), ttl=5, bucket_prefix=prefix)
 
 
 def put_canary(bucket: str, region: str) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from failover.model import Pool
 from tests.conftest import Zone
 from tests.e2e_support import (
     cli,
@@ -22,18 +21,12 @@ from tests.e2e_support import (
     free_port,
     get,
     make_buckets,
+    pool_for,
     put_canary,
     start,
     wait_for,
     write_config,
 )
-from tests.factories import make_pool
-
-
-def e2e_pool(buckets: dict[str, str]) -> Pool:
-    prefix = next(iter(buckets.values())).rsplit("-", 3)[0]
-    return make_pool(record="www.example.com", regions=tuple(buckets), ttl=5, bucket_prefix=prefix)
-
 
 pytestmark = pytest.mark.e2e
 
@@ -48,13 +41,13 @@ class Running:
     buckets: dict[str, str]
 
     def weights(self) -> dict[str, int]:
-        return self.zone.weights(e2e_pool(self.buckets))
+        return self.zone.weights(pool_for(self.buckets))
 
 
 @pytest.fixture
 def daemon(zone: Zone, tmp_path: Path) -> Iterator[Running]:
     buckets = make_buckets(f"e2e-{uuid.uuid4().hex[:8]}")
-    pool = e2e_pool(buckets)
+    pool = pool_for(buckets)
     zone.put(pool, dict.fromkeys(buckets, 100))
     port = free_port()
     config = tmp_path / "failover.toml"
@@ -207,7 +200,7 @@ def test_validate_accepts_the_example_config_and_failover_config_env(tmp_path: P
 
 def test_check_reaches_verdicts_and_writes_nothing(zone: Zone, tmp_path: Path) -> None:
     buckets = make_buckets(f"chk-{uuid.uuid4().hex[:8]}")
-    pool = e2e_pool(buckets)
+    pool = pool_for(buckets)
     zone.put(pool, dict.fromkeys(buckets, 100))
     drop_canary(buckets["ap-southeast-2"], "ap-southeast-2")
     config = tmp_path / "c.toml"

@@ -17,16 +17,14 @@ import boto3
 import pytest
 
 from tests.conftest import Zone
-from tests.e2e_support import cli, free_port, make_buckets, wait_for, write_config
-from tests.factories import make_pool
+from tests.e2e_support import cli, free_port, make_buckets, pool_for, wait_for, write_config
 
 pytestmark = pytest.mark.e2e
 
 
 def _setup(zone: Zone, tmp_path: Path, **health: object) -> tuple[Path, dict[str, str]]:
     buckets = make_buckets(f"svc-{uuid.uuid4().hex[:8]}")
-    prefix = next(iter(buckets.values())).rsplit("-", 3)[0]
-    pool = make_pool(record="www.example.com", regions=tuple(buckets), ttl=5, bucket_prefix=prefix)
+    pool = pool_for(buckets)
     zone.put(pool, dict.fromkeys(buckets, 100))
     config = tmp_path / "failover.toml"
     write_config(config, zone.id, buckets, free_port(), tmp_path, **health)
@@ -102,12 +100,7 @@ def test_a_stale_canary_takes_its_region_out_until_the_writer_refreshes_it(
 
     proc = start(config, log)
     try:
-        pool = make_pool(
-            record="www.example.com",
-            regions=tuple(buckets),
-            ttl=5,
-            bucket_prefix=next(iter(buckets.values())).rsplit("-", 3)[0],
-        )
+        pool = pool_for(buckets)
         # Nothing replicates here: the two other canaries age past max_age and go down,
         # while the source bucket's canary is rewritten every second and stays up.
         wait_for(

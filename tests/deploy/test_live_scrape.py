@@ -7,14 +7,12 @@ from pathlib import Path
 
 from tests.conftest import Zone
 from tests.deploy.test_prometheus import METRIC, _alerts, _dashboard_exprs
-from tests.e2e_support import free_port, get, make_buckets, start, wait_for, write_config
-from tests.factories import make_pool
+from tests.e2e_support import free_port, get, make_buckets, pool_for, start, wait_for, write_config
 
 
 def test_rules_and_dashboard_metrics_appear_in_a_live_scrape(zone: Zone, tmp_path: Path) -> None:
     buckets = make_buckets(f"scrape-{uuid.uuid4().hex[:8]}")
-    prefix = next(iter(buckets.values())).rsplit("-", 3)[0]
-    pool = make_pool(record="www.example.com", regions=tuple(buckets), ttl=5, bucket_prefix=prefix)
+    pool = pool_for(buckets)
     zone.put(pool, dict.fromkeys(buckets, 100))
     port = free_port()
     config = tmp_path / "failover.toml"

@@ -22,12 +22,12 @@ from tests.e2e_support import (
     free_port,
     get,
     make_buckets,
+    pool_for,
     put_canary,
     start,
     wait_for,
     write_config,
 )
-from tests.factories import make_pool
 from tests.sim.proxy import Route53Proxy
 
 pytestmark = pytest.mark.e2e
@@ -62,8 +62,7 @@ def site(
     zone: Zone, tmp_path: Path, moto_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Site]:
     buckets = make_buckets(f"crash-{uuid.uuid4().hex[:8]}")
-    prefix = next(iter(buckets.values())).rsplit("-", 3)[0]
-    pool = make_pool(record="www.example.com", regions=tuple(buckets), ttl=5, bucket_prefix=prefix)
+    pool = pool_for(buckets)
     zone.put(pool, dict.fromkeys(buckets, 100))
     port = free_port()
     config = tmp_path / "failover.toml"
