@@ -59,7 +59,7 @@ def build_config(origins: int, interval: float, overrides: Path, resync: float) 
 def seed_route53(config: Any) -> Any:
     from bench.r53count import CountingRoute53
     from failover.aws.route53 import _to_rrset
-    from failover.plan import target
+    from failover.core.plan import target
 
     fake = CountingRoute53()
     for pool in config.pools:

@@ -20,12 +20,12 @@ import structlog
 from failover import __version__, canary, logs
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.config import load, render_problems
+from failover.core.policy import serving
 from failover.daemon import Daemon, build_runner, route53_client
 from failover.errors import ConfigError, FailoverError
 from failover.metrics import Metrics
 from failover.model import Action, Config, OriginKey, Override
 from failover.overrides import open_store
-from failover.policy import serving
 from failover.status import to_json
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
@@ -183,7 +183,7 @@ def _check(args: argparse.Namespace) -> int:
         prober.close()
     if report.error:
         raise FailoverError(f"round failed: {report.error}")
-    if not runner.route53_readable:
+    if not runner.reader.readable:
         raise FailoverError(
             "Route 53 could not be read, so nothing can be compared (see route53_read_failed above)"
         )

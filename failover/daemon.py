@@ -9,14 +9,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import FrameType
 
 import boto3
 import botocore.config
 import structlog
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from failover import canary, logs
 from failover.aws.probe import Prober
@@ -27,6 +24,7 @@ from failover.metrics import Metrics
 from failover.model import Config
 from failover.overrides import open_store
 from failover.round import Runner
+from failover.stages.lane import Lane
 
 log = structlog.get_logger("failover")
 
@@ -67,8 +65,14 @@ def build_runner(
     session: boto3.Session | None = None,
     sleep: Callable[[float], object] = time.sleep,
     write: bool = True,
+    background: bool = False,
+    abort: Callable[[], bool] = lambda: False,
 ) -> Parts:
-    """Wire the real prober, Route 53 store and override store into a Runner."""
+    """Wire the real prober, Route 53 store and override store into a Runner.
+
+    `background` puts Route 53 and the overrides store on lanes of their own (the
+    daemon); without it every call completes inside its round (`failover check`).
+    """
     session = session or boto3.Session()
     prober = Prober(session)
 
@@ -76,14 +80,54 @@ def build_runner(
         sleep(seconds)
 
     limiter = RateLimiter(config.daemon.route53_rate, sleep=pause)
-    store = Route53Store(route53_client(session), limiter, observer=metrics, sleep=pause)  # type: ignore[arg-type]
+    store = Route53Store(
+        route53_client(session),  # type: ignore[arg-type]
+        limiter,
+        observer=metrics,
+        sleep=pause,
+        abort=abort,
+    )
     overrides = open_store(config.daemon.overrides, session)
-    runner = Runner(config, prober, store, overrides, metrics, write=write)
+    runner = Runner(config, prober, store, overrides, metrics, write=write, background=background)
     return Parts(runner, prober, limiter)
 
 
+class Cadence:
+    """A grid of the monotonic clock: ticks at start, start + interval, start + 2 x interval…
+
+    The wall clock never enters: a clock stepped back or forward (NTP, a VM resumed)
+    moves no tick. A tick that finds the previous round still running is missed,
+    counted, and the grid goes on: rounds never stack, and never run late in a burst.
+    """
+
+    def __init__(self, interval: float, now: float) -> None:
+        self.interval = interval
+        self.next = now
+
+    def due(self, now: float) -> int:
+        """How many ticks have come since the last call (0: none); moves past them."""
+        if now < self.next:
+            return 0
+        ticks = int((now - self.next) // self.interval) + 1
+        self.next += ticks * self.interval
+        return ticks
+
+    def wait(self, now: float) -> float:
+        return max(0.0, self.next - now)
+
+    def retime(self, interval: float, now: float) -> None:
+        """A new interval from a reload: the next tick comes at most one new interval away."""
+        self.interval = interval
+        self.next = min(self.next, now + interval)
+
+
 class Daemon:
-    """Runs rounds on the configured interval until stopped; reloads on SIGHUP."""
+    """Runs rounds on the configured interval until stopped; reloads on SIGHUP.
+
+    The main loop only keeps time: rounds run on a thread of their own, Route 53 and
+    the overrides store on lanes of their own (see `Runner`), and canary writes on
+    another; so a signal is handled at once, and a stop never waits on a dependency.
+    """
 
     def __init__(
         self,
@@ -92,14 +136,24 @@ class Daemon:
         *,
         session: boto3.Session | None = None,
         metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.reload_config = reload
         self.session = session or boto3.Session()
         self.metrics = metrics or Metrics()
+        self.clock = clock
         self.stop = threading.Event()
-        self.reload_requested = threading.Event()
-        parts = build_runner(config, self.metrics, session=self.session, sleep=self.stop.wait)
+        self.reload_requested = False
+        self._reload_after = float("-inf")
+        parts = build_runner(
+            config,
+            self.metrics,
+            session=self.session,
+            sleep=self.stop.wait,
+            background=True,
+            abort=self.stop.is_set,
+        )
         self.runner, self.prober, self.limiter = parts.runner, parts.prober, parts.limiter
         self.metrics.watch(self.runner.snapshot)
         self.liveness = Liveness(self._stale_after(config))
@@ -108,7 +162,8 @@ class Daemon:
             self.endpoint = Endpoint(
                 config.daemon.listen, self.metrics.registry, self.runner.snapshot, self.liveness
             )
-        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.rounds: Lane[None] = Lane("round", background=True, clock=clock)
+        self.canaries: Lane[None] = Lane("canary", background=True, clock=clock)
         self._ready_sent = False
 
     @staticmethod
@@ -133,35 +188,9 @@ class Daemon:
         except FailoverError as e:
             log.error("canary_write_failed", error=str(e))
 
-    def _missed(self, event: JobEvent) -> None:
-        self.metrics.rounds_missed.inc()
-        log.warning("round_missed", reason="the previous round is still running")
-
-    def _schedule(self, config: Config) -> None:
-        self.scheduler.add_job(
-            self._tick,
-            "interval",
-            seconds=config.daemon.interval,
-            id="round",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
-        if config.daemon.canary_write_interval > 0 and canary.sources(config):
-            self.scheduler.add_job(
-                self._write_canaries,
-                "interval",
-                seconds=config.daemon.canary_write_interval,
-                id="canary",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=_now(),
-                replace_existing=True,
-            )
-        elif self.scheduler.get_job("canary") is not None:
-            self.scheduler.remove_job("canary")
+    def _missed(self, ticks: int) -> None:
+        self.metrics.rounds_missed.inc(ticks)
+        log.warning("round_missed", reason="the previous round is still running", ticks=ticks)
 
     # -- lifecycle --------------------------------------------------------------------
     def install_signals(self) -> None:
@@ -170,7 +199,7 @@ class Daemon:
             self.stop.set()
 
         def on_hup(signum: int, frame: FrameType | None) -> None:
-            self.reload_requested.set()
+            self.reload_requested = True  # taken by the loop within one interval
 
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
@@ -179,9 +208,9 @@ class Daemon:
     def run(self) -> int:
         if self.endpoint is not None:
             self.endpoint.start()
-        self.scheduler.add_listener(self._missed, EVENT_JOB_MAX_INSTANCES)
-        self._schedule(self.config)
-        self.scheduler.start()
+        now = self.clock()
+        rounds = Cadence(self.config.daemon.interval, now)
+        writes = Cadence(self.config.daemon.canary_write_interval or 1.0, now)
         log.info(
             "daemon_started",
             pools=len(self.config.pools),
@@ -190,17 +219,42 @@ class Daemon:
             dry_run=self.config.daemon.dry_run,
             listen=self.config.daemon.listen,
         )
-        while not self.stop.wait(0.2):
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
-                self._reload()
+        while not self.stop.is_set():
+            self._step(rounds, writes)
+            now = self.clock()
+            wait = min(rounds.wait(now), writes.wait(now) if self._writes_canaries() else 1.0)
+            if self.reload_requested:
+                wait = min(wait, max(0.0, self._reload_after - now))
+            self.stop.wait(wait)
         notify("STOPPING=1")
-        self.scheduler.shutdown(wait=False)
         if self.endpoint is not None:
             self.endpoint.stop()
-        self.prober.close()
+        self.prober.close()  # cancels a round in flight; lanes left running are abandoned
         log.info("daemon_stopped")
         return 0
+
+    def _step(self, rounds: Cadence, writes: Cadence) -> None:
+        now = self.clock()
+        if self.reload_requested and now >= self._reload_after:
+            # SIGHUPs coalesce: however many come, at most one reload per interval.
+            self.reload_requested = False
+            self._reload_after = now + self.config.daemon.interval
+            self._reload()
+            rounds.retime(self.config.daemon.interval, now)
+            writes.retime(self.config.daemon.canary_write_interval or 1.0, now)
+        self.rounds.take()
+        ticks = rounds.due(now)
+        if ticks and self.rounds.idle:
+            self.rounds.start(self._tick, self.config.daemon.interval)
+            ticks -= 1
+        if ticks:
+            self._missed(ticks)
+        self.canaries.take()
+        if writes.due(now) and self._writes_canaries() and self.canaries.idle:
+            self.canaries.start(self._write_canaries, self.config.daemon.canary_write_interval)
+
+    def _writes_canaries(self) -> bool:
+        return self.config.daemon.canary_write_interval > 0 and bool(canary.sources(self.config))
 
     def _reload(self) -> None:
         try:
@@ -216,15 +270,10 @@ class Daemon:
         ):
             logs.configure(new.daemon.log_format, new.daemon.log_level)
         if new.daemon.overrides != self.config.daemon.overrides:
-            self.runner.overrides_store = open_store(new.daemon.overrides, self.session)
+            self.runner.overrides.store = open_store(new.daemon.overrides, self.session)
         self.limiter.rate = new.daemon.route53_rate
         self.limiter.burst = max(1.0, new.daemon.route53_rate)
         self.runner.reconfigure(new)
         self.liveness.stale_after = self._stale_after(new)
         self.config = new
-        self._schedule(new)
         log.info("config_reloaded", pools=len(new.pools), origins=len(new.all_origins()))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

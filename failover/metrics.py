@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from failover import __version__
-from failover.model import ProbeResult, State
+from failover.model import Origin, ProbeResult, State
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -94,6 +94,23 @@ class Metrics:
         Gauge(
             "failover_build_info", "Build of the running daemon.", ["version"], registry=r
         ).labels(__version__).set(1)
+
+    def transition(self, pool: str, origin: str, was: State, to: State) -> None:
+        """Count a change of an origin's health between two known states."""
+        if State.UNKNOWN not in (was, to) and was is not to:
+            self.transitions.labels(pool, origin, to.value).inc()
+
+    def track(self, origins: Sequence[Origin]) -> None:
+        """Follow these origins' series from 0 (placeholder until per-origin counters)."""
+        for o in origins:
+            for to in (State.UP, State.DOWN):
+                self.transitions.labels(o.pool, o.id, to.value)
+
+    def applied(self, at: float) -> None:
+        self.last_apply.set(at)
+
+    def round_completed(self, at: float) -> None:
+        self.last_round.set(at)
 
     def observe_probe(self, region: str, result: ProbeResult) -> None:
         self.probes.inc(result.key.pool, result.key.origin, result.outcome.value)

@@ -82,6 +82,11 @@ class Origin:
         return OriginKey(self.pool, self.id)
 
     @property
+    def target(self) -> tuple[str, str, str]:
+        """What its health is evidence about: bucket, Region and canary."""
+        return (self.bucket, self.region, self.canary)
+
+    @property
     def endpoint(self) -> str:
         """The S3 regional endpoint the edge router sends requests to: the TXT value."""
         return f"{self.bucket}.s3.{self.region}.amazonaws.com"
@@ -205,13 +210,29 @@ class Override:
     reason: str
 
 
+class Reason(enum.StrEnum):
+    """Why policy wants a weight, or why a set is rewritten; a bounded set, logged with changes."""
+
+    FROZEN = "frozen"
+    PINNED = "pinned"
+    DRAINED = "drained"
+    UNKNOWN = "unknown"
+    UP = "up"
+    DOWN = "down"
+    SLOW_START = "slow_start"
+    FAILED_OPEN = "failed_open"
+    MISSING = "missing"  # the set is not in Route 53: created
+    TTL_DRIFT = "ttl_drift"  # same weight, the TTL is corrected
+    VALUE_DRIFT = "value_drift"  # same weight, the value (bucket endpoint) is corrected
+
+
 @dataclass(frozen=True)
 class Decision:
     """The weight policy wants for one origin, and why."""
 
     key: OriginKey
     weight: int | None  # None: no opinion, keep what Route 53 has
-    reason: str  # frozen, pinned, drained, unknown, up, down, slow_start, failed_open, missing
+    reason: Reason
 
 
 @dataclass(frozen=True)
@@ -234,10 +255,20 @@ class Change:
     pool: str
     old: WeightedSet | None
     new: WeightedSet
-    reason: str
+    reason: Reason
+
+    @property
+    def raises(self) -> bool:
+        return self.new.weight > (0 if self.old is None else self.old.weight)
+
+    @property
+    def lowers(self) -> bool:
+        return self.old is not None and self.new.weight < self.old.weight
 
 
 @dataclass(frozen=True)
-class ChangeSet:
-    zone_id: str
-    changes: tuple[Change, ...] = field(default_factory=tuple)
+class Guard:
+    """A set rewritten unchanged beside a pool's changes, so the batch fails if it changed."""
+
+    pool: str
+    held: WeightedSet

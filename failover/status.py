@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from failover.model import Outcome, Override, State
+from failover.aws.route53 import Record
+from failover.core.plan import unknown_sets
+from failover.model import (
+    Config,
+    Desired,
+    Health,
+    OriginKey,
+    Outcome,
+    Override,
+    ProbeResult,
+    State,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,63 @@ class Snapshot:
     ready: bool = False
     last_round: float | None = None  # unix time the last round completed
     last_change: dict[str, Any] = field(default_factory=dict)
+
+
+def build(
+    config: Config,
+    records: Mapping[str, Record],
+    desired: Mapping[str, Desired],
+    health: Mapping[OriginKey, Health],
+    results: Mapping[OriginKey, ProbeResult],
+    ages: Mapping[OriginKey, float | None],
+    overrides: Mapping[OriginKey, Override],
+    **daemon: Any,
+) -> Snapshot:
+    """The view of every configured origin, from the values the round holds.
+
+    Every configured origin has a view whatever its state: with no verdict (frozen,
+    unknown), the desired weight is what Route 53 holds, since that is what is kept.
+    """
+    pools = []
+    for p in config.pools:
+        record = records.get(p.name, Record({}))
+        wanted = desired.get(p.name)
+        decisions = {} if wanted is None else {d.key.origin: d for d in wanted.decisions}
+        held_sets = dict(record.sets)
+        views = []
+        for o in p.origins:
+            h = health.get(o.key, Health())
+            r = results.get(o.key)
+            d = decisions.get(o.id)
+            held = held_sets.get(o.id)
+            applied = None if held is None else held.weight
+            views.append(
+                OriginView(
+                    id=o.id,
+                    region=o.region,
+                    bucket=o.bucket,
+                    configured=o.weight,
+                    state=h.state,
+                    last_outcome=h.last_outcome,
+                    latency=None if r is None else r.latency,
+                    age=ages.get(o.key),
+                    desired=applied if d is None or d.weight is None else d.weight,
+                    applied=applied,
+                    reason="" if d is None else d.reason.value,
+                    override=overrides.get(o.key),
+                )
+            )
+        pools.append(
+            PoolView(
+                name=p.name,
+                record=p.record,
+                zone_id=p.zone_id,
+                origins=tuple(views),
+                failed_open=wanted is not None and wanted.failed_open,
+                unknown_sets=tuple(unknown_sets(p, held_sets)),
+            )
+        )
+    return Snapshot(pools=tuple(pools), **daemon)
 
 
 def to_json(snap: Snapshot) -> dict[str, Any]:

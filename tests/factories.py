@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from failover.core.plan import PoolPlan
 from failover.model import (
+    Change,
     Config,
     DaemonSettings,
+    Desired,
     HealthSettings,
     Origin,
     OriginKey,
@@ -73,3 +76,11 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
+
+
+def pool_plans(changes: Sequence[Change]) -> list[PoolPlan]:
+    """Changes grouped into one plan per pool, in order, as the planner hands them to batching."""
+    by_pool: dict[str, list[Change]] = {}
+    for c in changes:
+        by_pool.setdefault(c.pool, []).append(c)
+    return [PoolPlan(Desired(name, ()), tuple(cs)) for name, cs in by_pool.items()]

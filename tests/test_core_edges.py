@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from failover import health, plan
 from failover.aws.probe import classify
+from failover.core import health, plan
 from failover.model import Change, HealthSettings, Origin, Outcome, Pool, State
+from tests.factories import pool_plans
 
 
 def test_an_origin_that_keeps_flapping_for_days_never_makes_the_health_step_raise() -> None:
@@ -55,6 +56,6 @@ def test_one_pools_changes_always_travel_in_one_request() -> None:
                     "up" if up else "down",
                 )
             )
-    for batch in plan.batches(changes):
-        for name in {c.pool for c in batch}:
-            assert len([c for c in batch if c.pool == name]) == 100, f"pool {name} split"
+    for batch in plan.batches("Z1", pool_plans(changes)):
+        for name in batch.pools:
+            assert len([c for c in batch.changes if c.pool == name]) == 100, f"pool {name} split"

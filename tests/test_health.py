@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from failover import health
+from failover.core import health
 from failover.model import Health, HealthSettings, Outcome, State
 
 S = HealthSettings(fall=3, rise=2, hold_down=30.0, hold_down_max=240.0, slow_start=0.0)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from failover import plan
+from failover.core import plan
 from failover.model import Change, Decision, Desired, WeightedSet
-from tests.factories import make_pool, wset
+from tests.factories import make_pool, pool_plans, wset
 
 POOL = make_pool()
 A, B, C = (o.id for o in POOL.origins)
@@ -87,32 +87,36 @@ def change(i: int, value: str = "b.s3.eu-west-1.amazonaws.com", per_pool: int = 
     return Change(pool, old, WeightedSet(pool, f"s{i}", 0, 60, (value,)), "down")
 
 
+def batches(changes: list[Change]) -> list[plan.Batch]:
+    return plan.batches("Z1", pool_plans(changes))
+
+
 def test_batches_respect_the_element_limit_and_keep_each_pool_whole() -> None:
     changes = [change(i) for i in range(1200)]  # 2 elements each, 12 pools of 100
-    out = plan.batches(changes)
-    assert [len(b) for b in out] == [500, 500, 200]
-    assert [c for b in out for c in b] == changes
+    out = batches(changes)
+    assert [len(b.changes) for b in out] == [500, 500, 200]
+    assert [c for b in out for c in b.changes] == changes
 
 
 def test_batches_respect_the_character_limit() -> None:
     changes = [change(i, "v" * 198, per_pool=10) for i in range(200)]  # 2 x 200 characters each
-    out = plan.batches(changes)
-    assert [len(b) for b in out] == [80, 80, 40]
+    out = batches(changes)
+    assert [len(b.changes) for b in out] == [80, 80, 40]
     for b in out:
-        assert sum(plan.cost(c)[1] for c in b) <= plan.MAX_CHARS
+        assert sum(plan.cost(c)[1] for c in b.changes) <= plan.MAX_CHARS
 
 
 def test_one_request_is_enough_when_everything_fits() -> None:
-    assert len(plan.batches([change(i) for i in range(10)])) == 1
-    assert plan.batches([]) == []
+    assert len(batches([change(i) for i in range(10)])) == 1
+    assert batches([]) == []
 
 
 def test_a_lowering_change_is_guarded_by_the_heaviest_set_left_serving() -> None:
     now = current(100, 50, 100)
     changes = plan.diff(POOL, now, desired(0, 50, 100, reason="down"))
     [guard] = plan.guards(POOL, now, changes)
-    assert guard.old == guard.new == now[C]
-    assert guard.reason == "guard"
+    assert guard.held == now[C]
+    assert guard.pool == POOL.name
 
 
 def test_no_guard_when_nothing_is_lowered_or_a_swap_already_pins_a_serving_set() -> None:

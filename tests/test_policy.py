@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from failover import policy
+from failover.core import evidence, policy
 from failover.model import (
     Action,
     Health,
@@ -150,7 +150,7 @@ def result(outcome: Outcome) -> ProbeResult:
 )
 def test_blind_only_when_no_probe_got_any_http_answer(outcomes: list[Outcome], blind: bool) -> None:
     results = {OriginKey("www", str(i)): result(o) for i, o in enumerate(outcomes)}
-    assert policy.blind(results) is blind
+    assert evidence.blind(results) is blind
 
 
 def test_serving_counts_origins_left_carrying_weight_after_overrides() -> None:

@@ -44,7 +44,13 @@ class World:
     def new_runner(self) -> Runner:
         metrics = Metrics(CollectorRegistry())
         return Runner(
-            self.config, self.prober, self.zone.store, self.overrides, metrics, clock=self.clock
+            self.config,
+            self.prober,
+            self.zone.store,
+            self.overrides,
+            metrics,
+            clock=self.clock,
+            wall=self.clock,
         )
 
     def rounds(self, n: int, runner: Runner | None = None) -> None:
@@ -254,17 +260,27 @@ def test_metrics_show_health_weights_and_probe_outcomes(world: World) -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     runner = Runner(
-        world.config, world.prober, world.zone.store, world.overrides, metrics, clock=world.clock
+        world.config,
+        world.prober,
+        world.zone.store,
+        world.overrides,
+        metrics,
+        clock=world.clock,
+        wall=world.clock,
     )
     metrics.watch(runner.snapshot)
+    get = registry.get_sample_value
+    world.rounds(2, runner)
+    # Coming up from unknown at start is no transition: a restart must not look like a flap.
+    assert get("failover_origin_transitions_total", {"pool": "www", "origin": A, "to": "up"}) == 0
     world.prober.set(Outcome.HTTP_403, A)
     world.rounds(3, runner)
-    get = registry.get_sample_value
     assert get("failover_origin_healthy", {"pool": "www", "origin": A}) == 0
     assert get("failover_origin_healthy", {"pool": "www", "origin": B}) == 1
     assert get("failover_origin_weight", {"pool": "www", "origin": A, "kind": "applied"}) == 0
     assert get("failover_origin_weight", {"pool": "www", "origin": B, "kind": "desired"}) == 100
     assert get("failover_probe_total", {"pool": "www", "origin": A, "outcome": "http_403"}) == 3
+    assert get("failover_origin_transitions_total", {"pool": "www", "origin": B, "to": "down"}) == 0
     assert get("failover_origin_transitions_total", {"pool": "www", "origin": A, "to": "down"}) == 1
     assert get("failover_writes_frozen") == 0
     assert get("failover_pool_failed_open", {"pool": "www"}) == 0

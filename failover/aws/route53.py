@@ -13,7 +13,7 @@ import botocore.exceptions
 import structlog
 
 from failover.errors import ConflictError, RejectedError, Route53Error
-from failover.model import Change, WeightedSet, quote_txt
+from failover.model import Change, Guard, WeightedSet, quote_txt
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -219,8 +219,10 @@ class Route53Store:
                 kwargs.pop("StartRecordIdentifier", None)
 
     # -- writing ------------------------------------------------------------------
-    def change(self, zone_id: str, changes: Sequence[Change], comment: str) -> str:
-        """Send one atomic batch: DELETE exact old + CREATE new per change.
+    def change(
+        self, zone_id: str, changes: Sequence[Change], comment: str, guards: Sequence[Guard] = ()
+    ) -> str:
+        """Send one atomic batch: DELETE exact old + CREATE new per change, and per guard.
 
         Raises ConflictError when Route 53 rejects it because a record no longer
         matches (someone else changed it), Route53Error when retries run out.
@@ -230,6 +232,9 @@ class Route53Store:
             if c.old is not None:
                 batch.append({"Action": "DELETE", "ResourceRecordSet": _to_rrset(c.old)})
             batch.append({"Action": "CREATE", "ResourceRecordSet": _to_rrset(c.new)})
+        for g in guards:
+            batch.append({"Action": "DELETE", "ResourceRecordSet": _to_rrset(g.held)})
+            batch.append({"Action": "CREATE", "ResourceRecordSet": _to_rrset(g.held)})
         resp = self._call(
             "ChangeResourceRecordSets",
             self.client.change_resource_record_sets,

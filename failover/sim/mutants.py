@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from failover import health, policy
 from failover.aws.route53 import Route53Store, _to_rrset
-from failover.model import Change, Desired, Health, Override, Pool
+from failover.core import evidence, health, policy
+from failover.model import Change, Desired, Guard, Health, Override, Pool
 
 
 def _no_fail_open(real: Callable[..., Desired]) -> Callable[..., Desired]:
@@ -36,7 +36,11 @@ def _no_fail_open(real: Callable[..., Desired]) -> Callable[..., Desired]:
 
 
 def _upsert_change(
-    self: Route53Store, zone_id: str, changes: Sequence[Change], comment: str
+    self: Route53Store,
+    zone_id: str,
+    changes: Sequence[Change],
+    comment: str,
+    guards: Sequence[Guard] = (),
 ) -> str:
     batch: list[Any] = [
         {"Action": "UPSERT", "ResourceRecordSet": _to_rrset(c.new)} for c in changes
@@ -78,7 +82,7 @@ def mutant(name: str) -> Iterator[None]:
     elif name == "hold_down_ignored":
         patch(health, "held_down_until", lambda h: float("-inf"))
     elif name == "freeze_ignored":
-        patch(policy, "blind", lambda results: False)
+        patch(evidence, "blind", lambda results: False)
     elif name == "cas_replaced_by_upsert":
         patch(Route53Store, "change", _upsert_change)
     else:

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
-from failover.health import slow_start_fraction
+from failover.core import events
+from failover.core.events import Event
+from failover.core.health import slow_start_fraction
 from failover.model import (
     Action,
     Decision,
     Desired,
     Health,
     Origin,
-    OriginKey,
     Override,
     Pool,
-    ProbeResult,
+    Reason,
     State,
 )
-
-
-def blind(results: Mapping[OriginKey, ProbeResult]) -> bool:
-    """True when not one probe got an HTTP answer: the prober's own network is suspect.
-
-    Any HTTP answer, even a 503, proves the network works; only a round in which
-    every probe of every origin failed at the transport level freezes writes.
-    """
-    return bool(results) and all(r.outcome.transport_failure for r in results.values())
 
 
 def decide(
@@ -45,7 +38,7 @@ def decide(
     if frozen:
         return Desired(
             pool=pool.name,
-            decisions=tuple(Decision(o.key, None, "frozen") for o in pool.origins),
+            decisions=tuple(Decision(o.key, None, Reason.FROZEN) for o in pool.origins),
             frozen=True,
         )
     decisions = tuple(
@@ -58,7 +51,7 @@ def decide(
     # origins alike and lose the intended weights: keep the configured ones.
     return Desired(
         pool=pool.name,
-        decisions=tuple(Decision(o.key, o.weight, "failed_open") for o in pool.origins),
+        decisions=tuple(Decision(o.key, o.weight, Reason.FAILED_OPEN) for o in pool.origins),
         failed_open=True,
     )
 
@@ -67,18 +60,33 @@ def _decide_origin(
     origin: Origin, h: Health, applied: int | None, override: Override | None, now: float
 ) -> Decision:
     if override is not None and override.action is Action.PIN:
-        return Decision(origin.key, origin.weight, "pinned")
+        return Decision(origin.key, origin.weight, Reason.PINNED)
     if override is not None and override.action is Action.DRAIN:
-        return Decision(origin.key, 0, "drained")
+        return Decision(origin.key, 0, Reason.DRAINED)
     if h.state is State.UNKNOWN:
         # No evidence yet: keep what Route 53 has (or wait, if the set is missing).
-        return Decision(origin.key, applied, "unknown")
+        return Decision(origin.key, applied, Reason.UNKNOWN)
     if h.state is State.DOWN:
-        return Decision(origin.key, 0, "down")
+        return Decision(origin.key, 0, Reason.DOWN)
     fraction = slow_start_fraction(h, origin.health, now)
     if fraction >= 1.0 or origin.weight == 0:
-        return Decision(origin.key, origin.weight, "up")
-    return Decision(origin.key, max(1, round(origin.weight * fraction)), "slow_start")
+        return Decision(origin.key, origin.weight, Reason.UP)
+    return Decision(origin.key, max(1, round(origin.weight * fraction)), Reason.SLOW_START)
+
+
+def open_edge(was_open: bool, desired: Desired) -> tuple[Desired, list[Event]]:
+    """The pool's failed-open flag carried across rounds, and the events of its edges.
+
+    A frozen round gives no verdict: the pool stays as it was, failed open or not.
+    """
+    if desired.frozen:
+        return dataclasses.replace(desired, failed_open=was_open), []
+    if desired.failed_open and not was_open:
+        reason = "no origin would carry weight"
+        return desired, [events.error("pool_failed_open", pool=desired.pool, reason=reason)]
+    if was_open and not desired.failed_open:
+        return desired, [events.warning("pool_recovered", pool=desired.pool)]
+    return desired, []
 
 
 def serving(pool: Pool, weights: Mapping[str, int], overrides: Mapping[str, Override]) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from failover.model import Health, HealthSettings, Outcome, State
+from failover.core import events
+from failover.core.events import Event
+from failover.model import Health, HealthSettings, Origin, Outcome, ProbeResult, State
 
 MAX_FLAPS = 32  # 2**32 times any sane hold-down is far past any cap
 
@@ -22,6 +24,58 @@ def initial(applied_fraction: float | None, settings: HealthSettings, now: float
     if applied_fraction <= 0.0:
         return Health(down_since=now, hold_down=settings.hold_down)
     return Health(up_since=now - applied_fraction * settings.slow_start)
+
+
+def observe(
+    origin: Origin,
+    h: Health | None,
+    applied_fraction: float | None,
+    result: ProbeResult,
+    now: float,
+    *,
+    blind: bool,
+) -> tuple[Health, list[Event]]:
+    """One origin's health after one probe, and what to say about it.
+
+    A first probe starts from what Route 53 holds (`applied_fraction`, see `initial`).
+    In a blind round (no probe of any origin got an HTTP answer) a failure says
+    something about our network, nothing about this origin: it is reported, not counted.
+    """
+    if h is None:
+        h = initial(applied_fraction, origin.health, now)
+    said: list[Event] = []
+    if not result.outcome.healthy:
+        said.append(
+            events.info(
+                "probe_failed",
+                pool=origin.pool,
+                origin=origin.id,
+                outcome=result.outcome.value,
+                status=result.status,
+                detail=result.detail,
+                latency=round(result.latency, 4),
+                failures=h.failures + (0 if blind else 1),
+                counted=not blind,
+            )
+        )
+    if blind:
+        return h, said
+    new = step(h, result.outcome, now, origin.health)
+    if new.state is not h.state:
+        said.append(
+            events.warning(
+                "origin_marked_down" if new.state is State.DOWN else "origin_marked_up",
+                pool=origin.pool,
+                origin=origin.id,
+                region=origin.region,
+                outcome=result.outcome.value,
+                was=h.state.value,
+                to=new.state.value,
+                hold_down=new.hold_down if new.state is State.DOWN else None,
+                flaps=new.flaps,
+            )
+        )
+    return new, said
 
 
 def step(h: Health, outcome: Outcome, now: float, settings: HealthSettings) -> Health:

@@ -1,0 +1,381 @@
+"""Pure planning: what Route 53 holds vs what policy wants → one `Plan` of gated, batched swaps."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from failover.core import events, policy
+from failover.core.events import Event
+from failover.model import (
+    Change,
+    Config,
+    Desired,
+    Guard,
+    Health,
+    OriginKey,
+    Override,
+    Pool,
+    Reason,
+    WeightedSet,
+    quote_txt,
+)
+
+# Route 53's per-request limits (FACTS.md): ResourceRecord elements and characters
+# of values, where an UPSERT counts twice. A compare-and-swap is DELETE + CREATE,
+# which counts each of its records once per action: the same cost as an UPSERT.
+MAX_ELEMENTS = 1000
+MAX_CHARS = 32000
+
+Sets = Mapping[str, WeightedSet]  # one record's weighted sets, by SetIdentifier
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One atomic Route 53 request: pools' changes whole, with the guards that pin them."""
+
+    zone_id: str
+    changes: tuple[Change, ...]
+    guards: tuple[Guard, ...] = ()
+
+    @property
+    def pools(self) -> list[str]:
+        return sorted({c.pool for c in self.changes} | {g.pool for g in self.guards})
+
+    def only(self, pool: str) -> Batch:
+        return Batch(
+            self.zone_id,
+            tuple(c for c in self.changes if c.pool == pool),
+            tuple(g for g in self.guards if g.pool == pool),
+        )
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """Policy's verdict for one pool and the changes it leads to, after every safety rule."""
+
+    desired: Desired
+    changes: tuple[Change, ...] = ()
+    guards: tuple[Guard, ...] = ()
+    held: tuple[Change, ...] = ()  # raises held back while the overrides are unread
+    refused: str = ""  # why the gate refused the pool's changes ("" = it did not)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The one value the decide stage returns: per-pool verdicts, requests to send, events."""
+
+    pools: Mapping[str, PoolPlan]
+    batches: tuple[Batch, ...]
+    events: tuple[Event, ...] = ()
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for b in self.batches for c in b.changes]
+
+
+def make(
+    config: Config,
+    records: Mapping[str, Sets],
+    health: Mapping[OriginKey, Health],
+    overrides: Mapping[OriginKey, Override],
+    *,
+    overrides_known: bool,
+    frozen: bool,
+    was_open: Mapping[str, bool],
+    now: float,
+) -> Plan:
+    """Everything the round should write, from the values it holds; the one entry point.
+
+    `records` holds, by pool name, what Route 53 was last read to hold; a pool never
+    read is left out (nothing is known to be applied, so nothing is decided).
+    """
+    said: list[Event] = []
+    pools: dict[str, PoolPlan] = {}
+    for pool in config.pools:
+        if pool.name not in records:
+            continue
+        p = plan_pool(
+            pool,
+            records[pool.name],
+            {o.id: health.get(o.key, Health()) for o in pool.origins},
+            {k.origin: v for k, v in overrides.items() if k.pool == pool.name},
+            overrides_known=overrides_known,
+            frozen=frozen,
+            was_open=was_open.get(pool.name, False),
+            now=now,
+            said=said,
+        )
+        pools[pool.name] = p
+    by_zone: dict[str, list[PoolPlan]] = {}
+    for pool in config.pools:
+        planned = pools.get(pool.name)
+        if planned is not None and planned.changes:
+            by_zone.setdefault(pool.zone_id, []).append(planned)
+    out: list[Batch] = []
+    for zone_id, plans in by_zone.items():
+        out.extend(batches(zone_id, plans))
+    return Plan(pools, tuple(out), tuple(said))
+
+
+def plan_pool(
+    pool: Pool,
+    current: Sets,
+    health: Mapping[str, Health],
+    overrides: Mapping[str, Override],
+    *,
+    overrides_known: bool,
+    frozen: bool,
+    was_open: bool,
+    now: float,
+    said: list[Event],
+) -> PoolPlan:
+    """One pool's plan: decide, diff, hold unsafe raises, gate, guard."""
+    applied = {o.id: (current[o.id].weight if o.id in current else None) for o in pool.origins}
+    desired = policy.decide(pool, health, applied, overrides, frozen=frozen, now=now)
+    desired, edge = policy.open_edge(was_open, desired)
+    said.extend(edge)
+    changes = diff(pool, current, desired)
+    held: list[Change] = []
+    if not overrides_known:
+        # Until the overrides have been read once, a drain may be in force: raising a
+        # weight could undo it, so raises wait (lowering is always safe to do).
+        held = [c for c in changes if c.raises]
+        changes = [c for c in changes if not c.raises]
+        if held:
+            said.append(
+                events.warning(
+                    "increase_held",
+                    pool=pool.name,
+                    origins=[c.new.set_id for c in held],
+                    reason="overrides never read: a drain may be in force",
+                )
+            )
+    unsafe = gate(current, changes)
+    if unsafe is not None:
+        said.append(events.error("writes_refused", pool=pool.name, reason=unsafe))
+        return PoolPlan(desired, held=tuple(held), refused=unsafe)
+    return PoolPlan(desired, tuple(changes), tuple(guards(pool, current, changes)), tuple(held))
+
+
+def target(pool: Pool, origin_id: str, weight: int) -> WeightedSet:
+    """The weighted set the daemon owns for one origin, as it should be."""
+    origin = pool.origin(origin_id)
+    return WeightedSet(
+        name=pool.record, set_id=origin.id, weight=weight, ttl=pool.ttl, values=(origin.endpoint,)
+    )
+
+
+def diff(pool: Pool, current: Sets, desired: Desired) -> list[Change]:
+    """Changes that take the pool's configured sets from `current` to `desired`.
+
+    Sets under the name that the config does not know are never touched. A set
+    whose TTL or value drifted from the config is corrected along with its weight,
+    except the TTL of a record that also holds sets the daemon does not own: every
+    weighted set of a name shares one TTL, and rewriting only ours would be refused.
+    """
+    ttl = record_ttl(pool, current)
+    changes: list[Change] = []
+    for d in desired.decisions:
+        if d.weight is None:
+            continue
+        want = dataclasses.replace(target(pool, d.key.origin, d.weight), ttl=ttl)
+        have = current.get(d.key.origin)
+        if have == want:
+            continue
+        if (
+            d.reason is Reason.UNKNOWN
+            and have is not None
+            and have.values != want.values
+            and want.weight
+        ):
+            continue  # a new bucket gets weight only once it has answered a probe
+        changes.append(
+            Change(pool=pool.name, old=have, new=want, reason=_why(have, want, d.reason))
+        )
+    return changes
+
+
+def record_ttl(pool: Pool, current: Sets) -> int:
+    """The TTL the daemon writes: the pool's, unless sets it does not own hold another."""
+    foreign = [current[s].ttl for s in unknown_sets(pool, current)]
+    return foreign[0] if foreign else pool.ttl
+
+
+def guards(pool: Pool, current: Sets, changes: Sequence[Change]) -> list[Guard]:
+    """A compare-and-swap of unchanged values that pins what the gate counted on.
+
+    The gate judges against the record as last read. If a change lowers a weight,
+    the heaviest set left serving travels in the same batch as DELETE+CREATE of
+    exactly what was read: should anyone have changed it since, the batch is refused
+    as a conflict (then re-read and re-decided) instead of landing on a record whose
+    every weight is 0. One such set is enough to keep the record serving.
+    """
+    if not any(c.lowers for c in changes):
+        return []
+    after = {c.new.set_id: c.new for c in changes}
+    if any(s.weight > 0 for s in after.values()):
+        return []  # one of our own swaps already pins a serving set
+    owned = {o.id for o in pool.origins}
+    serving = [s for sid, s in current.items() if sid in owned - after.keys() and s.weight > 0]
+    if not serving:
+        # Only sets the config does not own still serve: those are never written, not
+        # even unchanged, so nothing can pin them.
+        return []
+    keep = max(serving, key=lambda s: (s.weight, s.set_id))
+    return [Guard(pool=pool.name, held=keep)]
+
+
+def _why(have: WeightedSet | None, want: WeightedSet, reason: Reason) -> Reason:
+    if have is None:
+        return Reason.MISSING
+    if have.weight != want.weight:
+        return reason
+    if have.ttl != want.ttl:
+        return Reason.TTL_DRIFT
+    return Reason.VALUE_DRIFT
+
+
+def unknown_sets(pool: Pool, current: Sets) -> list[str]:
+    """Set identifiers under the pool's name that the config does not name."""
+    known = {o.id for o in pool.origins}
+    return sorted(s for s in current if s not in known)
+
+
+def gate(current: Sets, changes: Sequence[Change]) -> str | None:
+    """Why a pool's changes must not be written (None: they may); never leave every weight 0."""
+    if not changes:
+        return None
+    after = dict(current)
+    for c in changes:
+        after[c.new.set_id] = c.new
+    if any(s.weight > 0 for s in after.values()):
+        return None
+    return "every weight of the record would be 0"
+
+
+def cost(change: Change | Guard) -> tuple[int, int]:
+    """ResourceRecord elements and value characters one change takes in a request."""
+    if isinstance(change, Guard):
+        sets = [change.held, change.held]
+    else:
+        sets = [change.new] if change.old is None else [change.old, change.new]
+    elements = sum(len(s.values) for s in sets)
+    chars = sum(len(quote_txt(v)) for s in sets for v in s.values)
+    return elements, chars
+
+
+def batches(
+    zone_id: str,
+    plans: Iterable[PoolPlan],
+    max_elements: int = MAX_ELEMENTS,
+    max_chars: int = MAX_CHARS,
+) -> list[Batch]:
+    """Split pools' changes into the fewest requests Route 53's limits allow, keeping order.
+
+    A pool's changes and guards always travel together (the gate judged them together,
+    and a change's DELETE and CREATE must not be parted); pools are packed into
+    requests whole. One pool (at most 100 sets) always fits in one request.
+    """
+    out: list[Batch] = []
+    changes: list[Change] = []
+    held: list[Guard] = []
+    elements = chars = 0
+    for p in plans:
+        unit: list[Change | Guard] = [*p.changes, *p.guards]
+        e = sum(cost(c)[0] for c in unit)
+        ch = sum(cost(c)[1] for c in unit)
+        if (changes or held) and (elements + e > max_elements or chars + ch > max_chars):
+            out.append(Batch(zone_id, tuple(changes), tuple(held)))
+            changes, held, elements, chars = [], [], 0, 0
+        changes.extend(p.changes)
+        held.extend(p.guards)
+        elements += e
+        chars += ch
+    if changes or held:
+        out.append(Batch(zone_id, tuple(changes), tuple(held)))
+    return out
+
+
+@dataclass(frozen=True)
+class AfterConflict:
+    """What a batch refused as a conflict comes to, once the records are read again."""
+
+    already: tuple[Change, ...]  # Route 53 holds them now: applied, by us or a peer
+    resend: Batch | None  # what still matches what was read, gated and guarded again
+    lost: tuple[Change, ...]  # someone else changed these sets: re-decided next round
+    events: tuple[Event, ...]
+
+
+def after_conflict(
+    config: Config, batch: Batch, fresh: Mapping[str, Sets], change_id: str
+) -> AfterConflict:
+    """Re-decide a conflicting batch against fresh records: resend once what still matches.
+
+    A lost race for one record must not block the others, so the changes whose
+    sets still hold what they replace are sent again, through the gate and with
+    their guards re-derived from the fresh records.
+    """
+    already: list[Change] = []
+    resend: list[Change] = []
+    lost: list[Change] = []
+    said: list[Event] = []
+    for c in batch.changes:
+        now_held = fresh[c.pool].get(c.new.set_id)
+        if now_held == c.new:
+            # Already there: our earlier attempt landed (its answer was lost) or
+            # another daemon that sees the same world wrote the same thing.
+            already.append(c)
+        elif now_held == c.old:
+            resend.append(c)
+        else:
+            lost.append(c)
+            said.append(
+                events.warning(
+                    "change_conflict",
+                    change_id=change_id,
+                    pool=c.pool,
+                    origin=c.new.set_id,
+                    expected=None if c.old is None else c.old.weight,
+                    found=None if now_held is None else now_held.weight,
+                    wanted=c.new.weight,
+                )
+            )
+    safe: list[Change] = []
+    pinned: list[Guard] = []
+    for name in sorted({c.pool for c in resend}):
+        mine = [c for c in resend if c.pool == name]
+        if gate(fresh[name], mine) is not None:
+            # The record changed under the pool so that these changes would now zero
+            # it: they lost the race like a conflict, and are re-decided next round.
+            lost.extend(mine)
+            said.append(
+                events.warning(
+                    "change_conflict",
+                    change_id=change_id,
+                    pool=name,
+                    reason="the record changed under the batch; re-decided next round",
+                )
+            )
+            continue
+        safe.extend(mine)
+        pinned.extend(guards(config.pool(name), fresh[name], mine))
+    again = Batch(batch.zone_id, tuple(safe), tuple(pinned)) if safe else None
+    return AfterConflict(tuple(already), again, tuple(lost), tuple(said))
+
+
+def describe(c: Change) -> dict[str, object]:
+    """A change as it is logged and shown: pool, origin, weights, reason, and what else moved."""
+    out: dict[str, object] = {
+        "pool": c.pool,
+        "origin": c.new.set_id,
+        "from": None if c.old is None else c.old.weight,
+        "to": c.new.weight,
+        "reason": c.reason.value,
+    }
+    if c.old is not None and c.old.ttl != c.new.ttl:
+        out["ttl"] = [c.old.ttl, c.new.ttl]
+    if c.old is not None and c.old.values != c.new.values:
+        out["value"] = [list(c.old.values), list(c.new.values)]
+    return out

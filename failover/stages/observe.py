@@ -1,0 +1,77 @@
+"""The observe stage: one probe of every origin, and each origin's health stepped by the core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from failover.aws.route53 import Record
+from failover.core import evidence, health
+from failover.core.events import Event
+from failover.metrics import Metrics
+from failover.model import Health, Origin, OriginKey, ProbeResult
+
+
+class Prober(Protocol):
+    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]: ...
+
+
+class ObserveStage:
+    """Holds each origin's health and its last probe between rounds."""
+
+    def __init__(self) -> None:
+        self.health: dict[OriginKey, Health] = {}
+        self.results: dict[OriginKey, ProbeResult] = {}
+        self.canaries: dict[OriginKey, tuple[float, float]] = {}  # age, and when (unix) seen
+
+    def keep_only(self, keys: set[OriginKey]) -> None:
+        """Forget the health of origins not in `keys` (gone, or now another target)."""
+        self.health = {k: h for k, h in self.health.items() if k in keys}
+
+    def run(
+        self,
+        prober: Prober,
+        origins: Sequence[Origin],
+        records: Mapping[str, Record],
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float],
+        wall: Callable[[], float],
+    ) -> tuple[bool, list[Event]]:
+        """Probe every origin; step health where Route 53 has been read; True if blind.
+
+        Evidence is dated when the probes have answered, not when they were sent.
+        """
+        results = prober.probe_all(origins)
+        now, seen = clock(), wall()
+        self.results = results
+        blind = evidence.blind(results)
+        said: list[Event] = []
+        for o in origins:
+            result = results[o.key]
+            metrics.observe_probe(o.region, result)
+            if result.age is not None:
+                self.canaries[o.key] = (result.age, seen)
+            # Health starts from what Route 53 holds (hold-down, slow start), so none is
+            # kept for a pool whose record has never been read.
+            record = records.get(o.pool)
+            if record is None:
+                continue
+            new, events = health.observe(
+                o, self.health.get(o.key), _fraction(o, record), result, now, blind=blind
+            )
+            self.health[o.key] = new
+            said.extend(events)
+        return blind, said
+
+    def canary_age(self, key: OriginKey, wall: float) -> float | None:
+        """The age of the canary last read from an origin, now: it grows while none is read."""
+        seen = self.canaries.get(key)
+        return None if seen is None else seen[0] + max(0.0, wall - seen[1])
+
+
+def _fraction(origin: Origin, record: Record) -> float | None:
+    held = record.sets.get(origin.id)
+    if held is None or origin.weight <= 0:
+        return None
+    return held.weight / origin.weight

@@ -1,0 +1,206 @@
+"""The writer: sends a plan's batches on its own lane; conflicts re-read and re-decided there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from failover.aws.route53 import Record
+from failover.core import events, plan
+from failover.core.events import Event
+from failover.core.plan import Batch
+from failover.errors import ConflictError, RejectedError, Route53Error
+from failover.model import Change, Config, Guard, OriginKey
+from failover.stages.lane import Lane
+from failover.stages.records import RecordsStage
+
+# How long a write may take before it is reported late. Route 53 itself is not waited
+# for by anything but the write: probing goes on, and no other write starts meanwhile.
+WRITE_DEADLINE = 30.0
+
+
+class Writer(Protocol):
+    def read(self, zone_id: str, names: Sequence[str]) -> dict[str, Record]: ...
+
+    def change(
+        self, zone_id: str, changes: Sequence[Change], comment: str, guards: Sequence[Guard] = ()
+    ) -> str: ...
+
+
+@dataclass(frozen=True)
+class Landed:
+    change_id: str
+    route53_change: str
+    changes: tuple[Change, ...]
+
+
+@dataclass
+class Outcome:
+    """What sending a plan came to, for the round to take in."""
+
+    landed: list[Landed] = field(default_factory=list)
+    conflicts: list[Change] = field(default_factory=list)
+    in_doubt: list[tuple[str, Change]] = field(default_factory=list)
+    fresh: dict[str, Record] = field(default_factory=dict)  # by pool: records read again
+    failures: list[str] = field(default_factory=list)  # conflict, rejected, route53
+    events: list[Event] = field(default_factory=list)
+
+
+class WriteStage:
+    """Sends one plan at a time; the round takes the outcome when it is done."""
+
+    def __init__(self, store: Writer, *, background: bool, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.lane: Lane[Outcome] = Lane("route53-write", background=background, clock=clock)
+        self.sending: frozenset[OriginKey] = frozenset()
+
+    def start(self, config: Config, batches: Sequence[tuple[str, Batch]]) -> None:
+        self.sending = frozenset(
+            OriginKey(c.pool, c.new.set_id) for _, b in batches for c in b.changes
+        )
+        self.lane.start(lambda: self._send_all(config, batches), WRITE_DEADLINE)
+
+    def collect(self) -> Outcome | None:
+        late = self.lane.late()
+        future = self.lane.take()
+        if future is None:
+            if late is None:
+                return None
+            return Outcome(events=[events.error("route53_write_late", seconds=round(late, 3))])
+        self.sending = frozenset()
+        return future.result()
+
+    # -- on the lane --------------------------------------------------------------------
+    def _send_all(self, config: Config, batches: Sequence[tuple[str, Batch]]) -> Outcome:
+        out = Outcome()
+        for change_id, batch in batches:
+            self._send(config, batch, change_id, out, retry=True)
+        return out
+
+    def _send(
+        self, config: Config, batch: Batch, change_id: str, out: Outcome, *, retry: bool
+    ) -> None:
+        zone_id = batch.zone_id
+        try:
+            r53_id = self.store.change(
+                zone_id, batch.changes, f"failover {change_id}", batch.guards
+            )
+        except ConflictError as e:
+            out.failures.append("conflict")
+            out.events.append(
+                events.warning(
+                    "change_conflict", change_id=change_id, zone_id=zone_id, error=str(e)
+                )
+            )
+            if retry:
+                self._after_conflict(config, batch, change_id, out)
+            else:
+                out.conflicts.extend(batch.changes)
+            return
+        except RejectedError as e:
+            out.failures.append("rejected")
+            pools = batch.pools
+            out.events.append(
+                events.error(
+                    "route53_write_rejected",
+                    change_id=change_id,
+                    zone_id=zone_id,
+                    pools=pools,
+                    error=str(e),
+                )
+            )
+            if retry and len(pools) > 1:
+                # One pool's unwritable change must not hold back the others.
+                for i, name in enumerate(pools):
+                    self._send(config, batch.only(name), f"{change_id}p{i}", out, retry=False)
+            return
+        except Route53Error as e:
+            out.failures.append("route53")
+            out.events.append(
+                events.error(
+                    "route53_write_failed", change_id=change_id, zone_id=zone_id, error=str(e)
+                )
+            )
+            out.in_doubt.extend((change_id, c) for c in batch.changes)  # it may have landed
+            return
+        out.landed.append(Landed(change_id, r53_id, batch.changes))
+
+    def _after_conflict(self, config: Config, batch: Batch, change_id: str, out: Outcome) -> None:
+        """Re-read, resend once what still matches; the rest is re-decided next round."""
+        pools = {name: config.pool(name) for name in batch.pools}
+        try:
+            found = self.store.read(batch.zone_id, [p.record for p in pools.values()])
+        except Route53Error as e:
+            out.events.append(
+                events.error("route53_read_failed", zone_id=batch.zone_id, error=str(e))
+            )
+            out.in_doubt.extend((change_id, c) for c in batch.changes)  # an attempt may have landed
+            return
+        fresh = {name: found[p.record] for name, p in pools.items()}
+        out.fresh.update(fresh)
+        decided = plan.after_conflict(
+            config, batch, {n: r.sets for n, r in fresh.items()}, change_id
+        )
+        out.events.extend(decided.events)
+        out.conflicts.extend(decided.lost)
+        if decided.already:
+            out.landed.append(Landed(change_id, "already-applied", decided.already))
+        if decided.resend is not None:
+            self._send(config, decided.resend, f"{change_id}r", out, retry=False)
+
+
+@dataclass
+class Absorbed:
+    """An outcome as the round takes it in: what to say, report and show."""
+
+    events: list[Event] = field(default_factory=list)
+    applied: list[Change] = field(default_factory=list)
+    last_change: dict[str, object] = field(default_factory=dict)  # the last batch that landed
+    landed_at: bool = False
+
+
+def absorb(out: Outcome, reader: RecordsStage, config: Config, wall: float) -> Absorbed:
+    """Take an outcome into the records: fresh reads first, then what landed, then doubts."""
+    done = Absorbed(events=list(out.events))
+    settled: set[OriginKey] = set()
+    for name, record in out.fresh.items():
+        said, keys = reader.take(config.pool(name), record, resync=False)
+        done.events.extend(said)
+        settled |= keys
+    for change_id, c in out.in_doubt:
+        reader.in_doubt(change_id, [c])
+    for landed in out.landed:
+        # A change settled by the fresh read was logged as applied there already.
+        changes = [c for c in landed.changes if OriginKey(c.pool, c.new.set_id) not in settled]
+        if not changes:
+            continue
+        done.applied.extend(changes)
+        done.events.extend(
+            events.warning(
+                "drift_corrected",
+                change_id=landed.change_id,
+                pool=c.pool,
+                origin=c.new.set_id,
+                found=None if c.old is None else c.old.weight,
+                weight=c.new.weight,
+                reason=c.reason.value,
+            )
+            for c in reader.written(changes)
+        )
+        described = [plan.describe(c) for c in changes]
+        done.events.append(
+            events.warning(
+                "weights_applied",
+                change_id=landed.change_id,
+                route53_change=landed.route53_change,
+                changes=described,
+            )
+        )
+        done.last_change = {
+            "change_id": landed.change_id,
+            "route53_change": landed.route53_change,
+            "at": wall,
+            "changes": described,
+        }
+    return done
