@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edge_router.settings import SettingsError, load
 
-MODULES = ("__init__.py", "handler.py", "resolver.py", "routing.py", "settings.py")
+MODULES = ("__init__.py", "handler.py", "names.py", "resolver.py", "routing.py", "settings.py")
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 FILE_MODE = 0o100644
 DEFAULT_OUT = Path("build/edge-router.zip")

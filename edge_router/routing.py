@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import random
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-MAX_DOMAIN = 128  # CloudFront's limit on origin.s3.domainName
+from edge_router import names
 
-_ENDPOINT = re.compile(
-    r"(?P<bucket>[a-z0-9.-]+)\.s3\.(?:dualstack\.)?(?P<region>[a-z0-9-]+)\.amazonaws\.com"
-)
-_REGION = re.compile(
-    r"(?:af|ap|ca|eu|eusc|il|me|mx|sa|us)(?:-(?:gov|iso[a-z]?|[a-z]{2}))?"
-    r"-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?"
-)
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
-_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?")
+MAX_DOMAIN = 128  # CloudFront's limit on origin.s3.domainName
 
 
 @dataclass(frozen=True)
@@ -42,39 +30,28 @@ class Refusal:
 
 
 def valid_region(region: str) -> bool:
-    """Whether `region` has the shape of an AWS region name such as `eu-west-1`."""
-    return _REGION.fullmatch(region) is not None
+    """Whether `region` is a Region of the aws partition, the only one CloudFront can reach."""
+    return names.region_reason(region) is None
 
 
 def bucket_problem(bucket: str) -> str | None:
-    """Why `bucket` is not a usable S3 bucket name, or None if it is."""
-    if not 3 <= len(bucket) <= 63:
-        return "bucket name must be 3-63 characters"
-    if not _BUCKET.fullmatch(bucket):
-        return "bucket name must be a-z 0-9 . - and start and end with a letter or digit"
-    if ".." in bucket:
-        return "bucket name must not contain '..'"
-    if _IPV4.fullmatch(bucket):
-        return "bucket name must not be an IP address"
-    if bucket.startswith(_BUCKET_PREFIXES) or bucket.endswith(_BUCKET_SUFFIXES):
-        return "bucket name has a reserved prefix or suffix"
-    if "." in bucket:
-        return "bucket name with dots breaks TLS on the virtual-hosted endpoint"
-    return None
+    """Why `bucket` is not a usable origin bucket name (dots refused), or None if it is."""
+    return names.bucket_problem(bucket)
 
 
 def parse_endpoint(value: str) -> Endpoint | Refusal:
     """`BUCKET.s3.REGION.amazonaws.com` or its dual-stack form, checked; anything else refused."""
-    domain = value.strip().rstrip(".").lower()
+    domain = names.normalise_dns_name(value.strip())
     if len(domain) > MAX_DOMAIN:
         return Refusal(value, f"longer than {MAX_DOMAIN} characters")
-    match = _ENDPOINT.fullmatch(domain)
-    if match is None:
+    parts = names.split_endpoint(domain)
+    if parts is None:
         return Refusal(value, "not an S3 regional endpoint")
-    bucket, region = match["bucket"], match["region"]
-    if not valid_region(region):
-        return Refusal(value, f"not a valid region: {region!r}")
-    problem = bucket_problem(bucket)
+    bucket, region = parts
+    why = names.region_reason(region)
+    if why is not None:
+        return Refusal(value, f"not a valid region: {region!r} ({why})")
+    problem = names.bucket_problem(bucket)
     if problem is not None:
         return Refusal(value, problem)
     return Endpoint(domain, bucket, region)
@@ -124,9 +101,6 @@ def choose(
 
 def record_name(value: str) -> str | Refusal:
     """The DNS name of the `x-dns-origin` header, normalised, or why it is not one."""
-    name = value.strip().rstrip(".").lower()
-    if not name or len(name) > 253:
-        return Refusal(value[:300], "not a DNS name")
-    if not all(_LABEL.fullmatch(label) for label in name.split(".")):
-        return Refusal(value[:300], "not a DNS name")
-    return name
+    name = names.normalise_dns_name(value.strip())
+    why = names.dns_name_reason(name)
+    return name if why is None else Refusal(value[:300], f"not a DNS name: {why}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from edge_router import names
 from failover.errors import ConfigError
 from failover.model import (
     CANARY_BYTES,
@@ -68,22 +69,14 @@ def _show(v: object) -> str:
     if isinstance(v, int):
         return str(v) if v.bit_length() <= 64 else "a number too large to use"
     if isinstance(v, str):
-        v = v if len(v) <= 80 else v[:77] + "..."
-        return (
-            '"' + "".join(c if c.isprintable() and c not in '"\\' else _escape(c) for c in v) + '"'
-        )
+        return names.quote(v)
     if isinstance(v, float):
         return repr(v)
     return _type_name(v)
 
 
-def _escape(c: str) -> str:
-    """One character as an escape, so a message never carries a line break or control code."""
-    return '\\"' if c == '"' else c.encode("unicode_escape").decode("ascii")
-
-
 def _type_name(v: object) -> str:
-    names: list[tuple[type, str]] = [
+    kinds: list[tuple[type, str]] = [
         (bool, "boolean"),
         (int, "integer"),
         (float, "float"),
@@ -94,56 +87,19 @@ def _type_name(v: object) -> str:
         (datetime.date, "date"),
         (datetime.time, "time"),
     ]
-    return next((name for t, name in names if isinstance(v, t)), type(v).__name__)
+    return next((name for t, name in kinds if isinstance(v, t)), type(v).__name__)
 
 
 # ---- value checks -------------------------------------------------------------------------
 
-_BUCKET_CHARS = re.compile(r"[a-z0-9.-]+")
-_IPV4_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+")
-_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+")
-_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 _ZONE = re.compile(r"[A-Z0-9]{1,32}")
 _POOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
-def bucket_problem(name: str, allow_dots: bool = False) -> str | None:
-    """Why `name` is not a usable S3 general purpose bucket name, or None."""
-    why = None
-    if not 3 <= len(name) <= 63:
-        why = "3 to 63 characters"
-    elif not _BUCKET_CHARS.fullmatch(name):
-        why = 'only lowercase letters, digits, "." and "-" are allowed'
-    elif not (name[0].isalnum() and name[-1].isalnum()):
-        why = "must start and end with a letter or digit"
-    elif ".." in name:
-        why = 'must not contain ".."'
-    elif _IPV4_LIKE.fullmatch(name):
-        why = "must not look like an IP address"
-    elif name.startswith(_BUCKET_PREFIXES):
-        why = f"the prefix {next(p for p in _BUCKET_PREFIXES if name.startswith(p))} is reserved"
-    elif name.endswith(_BUCKET_SUFFIXES):
-        why = f"the suffix {next(s for s in _BUCKET_SUFFIXES if name.endswith(s))} is reserved"
-    elif "." in name and not allow_dots:
-        why = "dots break TLS on the virtual-hosted endpoint the edge router uses"
-    return None if why is None else f"{_show(name)} is not a valid S3 bucket name ({why})"
-
-
-def _region(v: str) -> str | None:
-    return None if _REGION.fullmatch(v) else f"{_show(v)} is not an AWS region name"
-
-
 def _dns_name(v: str) -> str | None:
-    name = v.lower().removesuffix(".")
-    labels = name.split(".")
-    if len(name) > 253:
-        return f"{_show(v)} is longer than 253 characters"
-    if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
-        return f"{_show(v)} is not a fully qualified DNS name (labels of 1-63 a-z 0-9 _ -)"
-    return None
+    why = names.dns_name_reason(names.normalise_dns_name(v))
+    return None if why is None else f"{_show(v)} {why}"
 
 
 def _zone_id(v: str) -> str | None:
@@ -206,7 +162,7 @@ def _overrides(v: str) -> str | None:
         key = url.path.removeprefix("/")
         if not key or key.endswith("/") or url.query or url.fragment:
             return f"{_show(v)}: an S3 URL needs a bucket and an object key (s3://bucket/key)"
-        return bucket_problem(url.netloc, allow_dots=True)
+        return names.bucket_problem(url.netloc, allow_dots=True)
     return f"{_show(v)} is neither a file:// nor an s3:// URL"
 
 
@@ -242,8 +198,8 @@ POOL: dict[str, Field] = {
 }
 ORIGIN: dict[str, Field] = {
     "id": Field(str, check=_origin_id),
-    "bucket": Field(str, check=bucket_problem),
-    "region": Field(str, check=_region),
+    "bucket": Field(str, check=names.bucket_problem),
+    "region": Field(str, check=names.region_problem),
     "weight": Field(int, 0, MAX_WEIGHT),
     "canary": Field(str, check=_canary),
 }
@@ -380,7 +336,7 @@ def _pool(
     if not isinstance(raw, dict):
         return None, values
     if "record" in values:
-        values["record"] = values["record"].lower().removesuffix(".")
+        values["record"] = names.normalise_dns_name(values["record"])
     if "zone_id" in values:
         values["zone_id"] = values["zone_id"].removeprefix("/hostedzone/")
     if "origins" not in raw:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from edge_router.names import endpoint_host
+
 MAX_WEIGHT = 255
 CANARY_BYTES = 5120  # bytes read from a canary, as Route 53 health checks read for string match
 
@@ -89,7 +91,7 @@ class Origin:
     @property
     def endpoint(self) -> str:
         """The S3 regional endpoint the edge router sends requests to: the TXT value."""
-        return f"{self.bucket}.s3.{self.region}.amazonaws.com"
+        return endpoint_host(self.bucket, self.region)
 
 
 @dataclass(frozen=True, order=True)

@@ -353,17 +353,35 @@ def test_valid_bucket_names_pass(bucket: str) -> None:
     "region",
     [
         "eu-west-1",
-        "us-gov-west-1",
         "ap-southeast-4",
-        "cn-north-1",
         "il-central-1",
         "mx-central-1",
-        "us-iso-east-1",
-        "us-isob-east-1",
+        "ca-west-1",
+        "ap-east-2",
     ],
 )
 def test_real_region_names_pass(region: str) -> None:
     assert with_("pools.0.origins.0.region", region) == []
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("cn-north-1", "aws-cn"),
+        ("cn-northwest-1", "aws-cn"),
+        ("eusc-de-east-1", "aws-eusc"),
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-iso-east-1", "aws-iso"),
+        ("us-isob-east-1", "aws-iso-b"),
+    ],
+)
+def test_regions_outside_the_aws_partition_are_reported_naming_the_partition(
+    region: str, partition: str
+) -> None:
+    """The edge router (CloudFront, aws partition) could never route to these buckets."""
+    problem = only(with_("pools.0.origins.0.region", region))
+    assert problem.startswith(f'pools[0].origins[0].region: "{region}" is not a usable AWS Region')
+    assert f"a Region of the {partition} partition" in problem
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from edge_router.routing import (
         ("www-eu.s3.eu-west-1.amazonaws.com", "www-eu", "eu-west-1"),
         ("www-eu.s3.dualstack.eu-west-1.amazonaws.com", "www-eu", "eu-west-1"),
         (" WWW-US.S3.US-EAST-1.AMAZONAWS.COM. ", "www-us", "us-east-1"),
-        ("gov-site.s3.us-gov-west-1.amazonaws.com", "gov-site", "us-gov-west-1"),
+        ("new-site.s3.ap-southeast-7.amazonaws.com", "new-site", "ap-southeast-7"),
         ("a1b.s3.ap-southeast-2.amazonaws.com", "a1b", "ap-southeast-2"),
     ],
 )
@@ -68,12 +68,33 @@ def test_anything_but_an_s3_regional_endpoint_is_refused(value: str) -> None:
         "eu-west-",
         "dualstack",
         "us-east-0",
+        "aws-global",
     ],
 )
 def test_bad_regions_are_refused(region: str) -> None:
     assert not valid_region(region)
     refused = parse_endpoint(f"www-eu.s3.{region}.amazonaws.com")
     assert isinstance(refused, Refusal)
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("cn-north-1", "aws-cn"),
+        ("eusc-de-east-1", "aws-eusc"),
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-iso-east-1", "aws-iso"),
+    ],
+)
+def test_regions_of_partitions_cloudfront_cannot_reach_are_refused_naming_the_partition(
+    region: str, partition: str
+) -> None:
+    """CloudFront and Lambda@Edge run in the aws partition; other partitions' buckets are out."""
+    assert not valid_region(region)
+    refused = parse_endpoint(f"www-eu.s3.{region}.amazonaws.com")
+    assert isinstance(refused, Refusal)
+    assert f"not a valid region: {region!r}" in refused.reason
+    assert f"{partition} partition" in refused.reason
 
 
 @pytest.mark.parametrize(
