@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import json
 import os
 import socket
@@ -29,6 +30,8 @@ from failover.overrides import open_store
 from failover.status import to_json
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
+# `failover demo` and `failover sandbox` need it; the daemon's own install leaves it out.
+SANDBOX_EXTRA = "failover[sandbox]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -412,15 +415,35 @@ def _canary_write(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
+def _sandbox_missing(command: str) -> str | None:
+    """Why `failover <command>` cannot run here, or None: moto's server comes with an extra."""
+    try:
+        importlib.import_module("moto.server")
+    except ImportError as e:
+        return (
+            f"failover {command} needs the sandbox extra (moto's server, the local AWS), "
+            f"which is not installed here ({e}).\n"
+            f"Install it with: pip install '{SANDBOX_EXTRA}'"
+            " (from a checkout of the repository: pip install -e '.[sandbox]')"
+        )
+    return None
 
+
+def _demo(args: argparse.Namespace) -> int:
     if args.fall is not None and args.fall < 1:
         raise FailoverError(f"--fall must be at least 1, got {args.fall}")
+    if missing := _sandbox_missing("demo"):
+        print(missing, file=sys.stderr)
+        return EXIT_CONFIG
+    from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
+
     return demo.run(fall=args.fall, interactive=args.interactive)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    if missing := _sandbox_missing("sandbox"):
+        print(missing, file=sys.stderr)
+        return EXIT_CONFIG
     from failover.sandbox import foreground  # noqa: PLC0415 - moto loads only for the sandbox
 
     return foreground.run(args.config_out)

@@ -1,1 +1,1 @@
-"""A local AWS world on loopback: strict Route 53, S3 fault injection, DNS, the demo."""
+"""A local AWS world on loopback (the [sandbox] extra): strict Route 53, S3 faults, DNS, demo."""

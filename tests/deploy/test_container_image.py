@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from .tools import DEPLOY
 
 DOCKERFILE = DEPLOY / "container" / "Dockerfile"
+INSTALL = "/opt/failover/bin/pip install --no-compile ."
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -29,6 +32,41 @@ def instructions(text: str) -> list[tuple[str, str]]:
         joined.append(pending)
     pairs = [(*w.split(None, 1), "") for w in joined]
     return [(pair[0].upper(), pair[1]) for pair in pairs]
+
+
+def pip_installs(steps: list[tuple[str, str]]) -> list[list[str]]:
+    """The arguments after `install` of every `pip install` (or `python -m pip install`) run."""
+    found: list[list[str]] = []
+    for op, arg in steps:
+        if op != "RUN":
+            continue
+        for command in re.split(r"&&|\|\||;|\|", arg):
+            words = shlex.split(command)
+            for i, word in enumerate(words[1:], start=1):
+                if word == "install" and re.fullmatch(r"pip[0-9.]*", words[i - 1].rsplit("/")[-1]):
+                    found.append(words[i + 1 :])
+    return found
+
+
+def install_problems(steps: list[tuple[str, str]]) -> list[str]:
+    """What would let the image install more than the package and its runtime dependencies.
+
+    The [sandbox] extra (moto's server, Flask, the Docker SDK, sympy...) and [dev] are for a
+    developer's machine; `failover run` needs neither.
+    """
+    installs = pip_installs(steps)
+    if not installs:
+        return ["no pip install of the package"]
+    found: list[str] = []
+    for args in installs:
+        for word in args:
+            if word.split("=")[0] in {"-r", "--requirement", "-e", "--editable"}:
+                found.append(f"pip install {word}: a requirements file or an editable install")
+            elif "[" in word:
+                found.append(f"pip install {word}: installs extras into the image")
+            elif not word.startswith("-") and word != ".":
+                found.append(f"pip install {word}: installs more than the package")
+    return found
 
 
 def problems(text: str) -> list[str]:
@@ -57,6 +95,7 @@ def problems(text: str) -> list[str]:
         found.append('HEALTHCHECK is not CMD ["failover", "healthcheck"]')
     if any("curl" in arg or "wget" in arg for _, arg in steps):
         found.append("image fetches or ships an HTTP client")
+    found.extend(install_problems(steps))
     return found
 
 
@@ -85,6 +124,19 @@ def test_dockerfile_is_multi_stage_and_copies_only_the_venv() -> None:
         ('ENTRYPOINT ["failover", "run"]', 'ENTRYPOINT ["sh", "-c", "failover run"]', "ENTRYPOINT"),
         ("EXPOSE 9464", "EXPOSE 8080", "9464"),
         ('CMD ["failover", "healthcheck"]', "CMD curl -f localhost:9464/healthz", "HEALTHCHECK"),
+        (INSTALL, INSTALL.replace(" .", " '.[sandbox]'"), "extras"),
+        (INSTALL, INSTALL.replace(" .", ' ".[dev]"'), "extras"),
+        (INSTALL, INSTALL.replace(" .", " .[sandbox,dev]"), "extras"),
+        (INSTALL, INSTALL.replace(" .", " 'failover[sandbox]'"), "extras"),
+        (INSTALL, INSTALL + " moto", "more than the package"),
+        (INSTALL, INSTALL.replace(" .", " -e ."), "editable"),
+        (INSTALL, INSTALL.replace(" .", " -r requirements-dev.txt ."), "requirements"),
+        (
+            "&& /opt/failover/bin/python -m compileall",
+            "&& /opt/failover/bin/python -m pip install moto && /opt/failover/bin/python -m compileall",
+            "more than the package",
+        ),
+        ("RUN " + INSTALL, "RUN /opt/failover/bin/python -m venv --help", "no pip install"),
     ],
 )
 def test_structural_check_catches(old: str, new: str, complaint: str) -> None:
@@ -100,3 +152,10 @@ def test_continuation_lines_are_joined(tmp_path: Path) -> None:
         ("RUN", "x  && y"),
         ("USER", "1"),
     ]
+
+
+def test_the_image_installs_the_package_alone_without_extras() -> None:
+    """The daemon's image holds its runtime dependencies, not the sandbox's mock AWS."""
+    steps = instructions(DOCKERFILE.read_text())
+    assert pip_installs(steps) == [["--no-compile", "."]]
+    assert install_problems(steps) == []
