@@ -62,11 +62,14 @@ def seed_route53(config: Any) -> Any:
     from failover.core.plan import target
 
     fake = CountingRoute53()
+    zones: dict[str, list[Any]] = {}
     for pool in config.pools:
-        if pool.zone_id not in fake.zones:
-            fake.add_zone(pool.zone_id)
-        for o in pool.origins:
-            fake.seed(pool.zone_id, dict(_to_rrset(target(pool, o.id, o.weight))))
+        if pool.zone_id not in zones:
+            fake.add_zone(pool.zone_id, pool.record.split(".", 2)[-1])
+        sets = zones.setdefault(pool.zone_id, [])
+        sets += [_to_rrset(target(pool, o.id, o.weight)) for o in pool.origins]
+    for zone_id, sets in zones.items():
+        fake.seed(zone_id, sets)
     return fake
 
 

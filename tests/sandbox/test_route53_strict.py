@@ -1,4 +1,4 @@
-"""The strict Route 53 judges change batches as AWS does, in-process and through moto's server."""
+"""moto made strict judges batches as AWS does — by the one model — in-process and over HTTP."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from failover.sandbox import route53_model as model
 from failover.sandbox import route53_strict
 
 NAME = "origin.example.com."
@@ -470,3 +471,74 @@ def test_install_twice_then_uninstall_restores_moto() -> None:
         from moto.route53 import models
 
         assert models.Route53Backend.change_resource_record_sets.__module__ == "moto.route53.models"
+
+
+# The patch delegates to the one model: the same batches, sent through moto (in-process and
+# over HTTP with boto3), end exactly as they end in the model itself.
+HC = {"HealthCheckId": "hc-1"}
+SAME_AS_MODEL: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "DELETE without the set's HealthCheckId": (
+        [create(rrset() | HC)],
+        [delete(rrset()), create(rrset(weight=0))],
+    ),
+    "DELETE with another HealthCheckId": (
+        [create(rrset() | HC)],
+        [delete(rrset() | {"HealthCheckId": "hc-2"})],
+    ),
+    "DELETE with the HealthCheckId": ([create(rrset() | HC)], [delete(rrset() | HC)]),
+    "weighted TTLs left different": (
+        [create(rrset(ttl=60)), create(rrset("us", ttl=60))],
+        [upsert(rrset(ttl=30))],
+    ),
+    "101 weighted sets": (
+        [create(rrset(f"s{i}", str(i))) for i in range(100)],
+        [create(rrset("s100", "100"))],
+    ),
+    "SetIdentifier of 129 characters": ([], [create(rrset("x" * 129))]),
+    "SetIdentifier of 128 characters": ([], [create(rrset("x" * 128))]),
+    "CAS after a failed batch": (
+        [create(rrset(value="read"))],
+        [delete(rrset(value="read")), create(rrset(value="new")), delete(rrset("us"))],
+    ),
+}
+
+
+def _outcome(run: Callable[[list[dict[str, Any]]], Any]) -> Callable[..., tuple[str, str]]:
+    def send(changes: list[dict[str, Any]]) -> tuple[str, str]:
+        try:
+            run(changes)
+        except ClientError as e:
+            return code_and_message(e)
+        except model.Route53ModelError as e:
+            return e.code, e.message
+        return "accepted", ""
+
+    return send
+
+
+@pytest.mark.parametrize("case", list(SAME_AS_MODEL))
+def test_moto_judges_each_batch_exactly_as_the_model_does(
+    strict: None, world: World, case: str
+) -> None:
+    setup, batch = SAME_AS_MODEL[case]
+    alone = model.Route53Model()
+    alone.create_zone("Z", "example.com")
+    for changes in (setup, batch):
+        if not changes:
+            continue
+        by_moto = _outcome(lambda c: world.change(*c))(changes)
+        by_model = _outcome(lambda c: alone.change("Z", c))(changes)
+        assert by_moto == by_model
+    assert world.records() == [
+        rs for rs in alone.list("Z")["ResourceRecordSets"] if rs["Type"] == "TXT"
+    ]
+
+
+def test_get_change_stays_pending_for_the_installed_seconds(strict: None, world: World) -> None:
+    route53_strict.install(insync_after=3600.0)
+    try:
+        change_id = world.change(create(rrset()))["ChangeInfo"]["Id"]
+        assert world.client.get_change(Id=change_id)["ChangeInfo"]["Status"] == "PENDING"
+    finally:
+        route53_strict.install()
+    assert world.client.get_change(Id=change_id)["ChangeInfo"]["Status"] == "INSYNC"
