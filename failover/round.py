@@ -107,6 +107,7 @@ class Runner:
         self.route53_readable = False
         self.overrides_known = False  # until one read succeeds, a drain may be in force
         self._lock = threading.Lock()
+        metrics.track(config.all_origins())
 
     # -- configuration --------------------------------------------------------------
     def reconfigure(self, config: Config) -> None:
@@ -122,6 +123,7 @@ class Runner:
             }
             self.health = {k: h for k, h in self.health.items() if k in keep}
             self.config = config
+            self.metrics.track(config.all_origins())
             self.write = self.allow_write and not config.daemon.dry_run
             self.last_sync = None  # names or zones may have changed: read Route 53 again
             self.zone_synced = {}
@@ -135,7 +137,7 @@ class Runner:
                 self._round(report)
             self.last_round = self.clock()
             self.rounds += 1
-            self.metrics.last_round.set(self.last_round)
+            self.metrics.round_completed(self.last_round)
         except Exception as e:  # a round must never take the daemon down
             report.error = f"{type(e).__name__}: {e}"
             log.exception("round_failed", error=report.error)
@@ -279,7 +281,7 @@ class Runner:
             return
         new = health_mod.step(h, result.outcome, now, origin.health)
         if new.state is not h.state:
-            self.metrics.transitions.labels(origin.pool, origin.id, new.state.value).inc()
+            self.metrics.transition(origin.pool, origin.id, h.state, new.state)
             event = "origin_marked_down" if new.state is State.DOWN else "origin_marked_up"
             log.warning(
                 event,
@@ -487,7 +489,7 @@ class Runner:
         self, batch: list[Change], change_id: str, r53_id: str, report: RoundReport
     ) -> None:
         now = self.clock()
-        self.metrics.last_apply.set(now)
+        self.metrics.applied(now)
         batch = [c for c in batch if c.reason != "guard"]
         for c in batch:
             record = self.records.setdefault(c.pool, Record({}))

@@ -257,6 +257,7 @@ def test_metrics_show_health_weights_and_probe_outcomes(world: World) -> None:
         world.config, world.prober, world.zone.store, world.overrides, metrics, clock=world.clock
     )
     metrics.watch(runner.snapshot)
+    world.rounds(2, runner)  # unknown → up: a first verdict, not a transition
     world.prober.set(Outcome.HTTP_403, A)
     world.rounds(3, runner)
     get = registry.get_sample_value
@@ -266,6 +267,8 @@ def test_metrics_show_health_weights_and_probe_outcomes(world: World) -> None:
     assert get("failover_origin_weight", {"pool": "www", "origin": B, "kind": "desired"}) == 100
     assert get("failover_probe_total", {"pool": "www", "origin": A, "outcome": "http_403"}) == 3
     assert get("failover_origin_transitions_total", {"pool": "www", "origin": A, "to": "down"}) == 1
+    assert get("failover_origin_transitions_total", {"pool": "www", "origin": A, "to": "up"}) == 0
+    assert get("failover_origin_transitions_total", {"pool": "www", "origin": B, "to": "down"}) == 0
     assert get("failover_writes_frozen") == 0
     assert get("failover_pool_failed_open", {"pool": "www"}) == 0
     assert get("failover_last_apply_timestamp_seconds") == world.clock.t - 1
