@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -20,6 +20,23 @@ if TYPE_CHECKING:
 
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+# Every label value the Route 53 store and the round report, so that each series
+# exists at 0 before its first event: `rate()` and `increase()` need a sample before
+# the first increment to see it at all.
+ROUTE53_OPERATIONS = ("ListResourceRecordSets", "ChangeResourceRecordSets")
+ROUTE53_OUTCOMES = (
+    "ok",
+    "throttled",
+    "busy",
+    "conflict",
+    "rejected",
+    "server_error",
+    "client_error",
+    "error",
+)
+WRITE_FAILURES = ("conflict", "rejected", "route53")
+KNOWN = (State.UP, State.DOWN)
 
 
 class Metrics:
@@ -40,12 +57,8 @@ class Metrics:
             buckets=PROBE_BUCKETS,
             registry=r,
         )
-        self.transitions = Counter(
-            "failover_origin_transitions",
-            "Health state changes of an origin, by the state entered.",
-            ["pool", "origin", "to"],
-            registry=r,
-        )
+        self.transitions = TransitionCounts()
+        r.register(self.transitions)
         self.route53_requests = Counter(
             "failover_route53_requests",
             "Route 53 API requests by operation and outcome.",
@@ -58,16 +71,17 @@ class Metrics:
             buckets=CALL_BUCKETS,
             registry=r,
         )
-        self.last_apply = Gauge(
+        # Absent until first set: a 0 would read as "57 years ago", not "never".
+        self.last_apply = Timestamp(
             "failover_last_apply_timestamp_seconds",
-            "Unix time of the last change Route 53 accepted.",
-            registry=r,
+            "Unix time of the last change Route 53 accepted (absent until one is).",
         )
-        self.last_round = Gauge(
+        r.register(self.last_apply)
+        self.last_round = Timestamp(
             "failover_last_round_timestamp_seconds",
-            "Unix time the last round completed.",
-            registry=r,
+            "Unix time the last round completed (absent until one does).",
         )
+        r.register(self.last_round)
         self.round_seconds = Histogram(
             "failover_round_duration_seconds",
             "Duration of one round: probe, decide, write.",
@@ -91,25 +105,52 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        for operation in ROUTE53_OPERATIONS:
+            for outcome in ROUTE53_OUTCOMES:
+                self.route53_requests.labels(operation, outcome)
+        for reason in WRITE_FAILURES:
+            self.write_failures.labels(reason)
+        self._pools: set[str] = set()
+        self._regions: set[str] = set()
         Gauge(
             "failover_build_info", "Build of the running daemon.", ["version"], registry=r
         ).labels(__version__).set(1)
 
-    def transition(self, pool: str, origin: str, was: State, to: State) -> None:
-        """Count a change of an origin's health between two known states."""
-        if State.UNKNOWN not in (was, to) and was is not to:
-            self.transitions.labels(pool, origin, to.value).inc()
-
     def track(self, origins: Sequence[Origin]) -> None:
-        """Follow these origins' series from 0 (placeholder until per-origin counters)."""
-        for o in origins:
-            for to in (State.UP, State.DOWN):
-                self.transitions.labels(o.pool, o.id, to.value)
+        """Take the configured origins (at start and on each reload).
+
+        Their per-origin, per-pool and per-region series exist from now on at 0, so
+        the first event after a start is an increase Prometheus sees; the series of
+        origins, pools and regions no longer configured go away.
+        """
+        self.transitions.track((o.pool, o.id) for o in origins)
+        pools = {o.pool for o in origins}
+        regions = {o.region for o in origins}
+        for pool in self._pools - pools:
+            self.writes_refused.remove(pool)
+        for region in self._regions - regions:
+            self.probe_seconds.remove(region)
+        for pool in pools:
+            self.writes_refused.labels(pool)
+        for region in regions:
+            self.probe_seconds.labels(region)
+        self._pools, self._regions = pools, regions
+
+    def transition(self, pool: str, origin: str, was: State, to: State) -> None:
+        """Count a health change of an origin between up and down.
+
+        Leaving unknown (the first verdict after a start or a new bucket) is not a
+        transition: it says nothing about the origin's stability.
+        """
+        if was in KNOWN and to in KNOWN and was is not to:
+            self.transitions.inc(pool, origin, to)
 
     def applied(self, at: float) -> None:
+        """Route 53 accepted a change at unix time `at`."""
         self.last_apply.set(at)
 
     def round_completed(self, at: float) -> None:
+        """A round completed at unix time `at`."""
         self.last_round.set(at)
 
     def observe_probe(self, region: str, result: ProbeResult) -> None:
@@ -158,6 +199,74 @@ class ProbeCounts(Collector):
         return CounterMetricFamily(
             "failover_probe", "Canary probes by outcome.", labels=["pool", "origin", "outcome"]
         )
+
+
+class TransitionCounts(Collector):
+    """`failover_origin_transitions_total{pool,origin,to}`: up↔down changes per origin.
+
+    Kept in a dict and reported at scrape time like `ProbeCounts`; both series of a
+    tracked origin are reported from 0.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], dict[State, int]] = {}
+        self._lock = threading.Lock()
+
+    def track(self, origins: Iterable[tuple[str, str]]) -> None:
+        """Report exactly these (pool, origin) pairs, keeping the counts of those kept."""
+        with self._lock:
+            before = self._counts
+            self._counts = {k: before.get(k) or dict.fromkeys(KNOWN, 0) for k in origins}
+
+    def inc(self, pool: str, origin: str, to: State) -> None:
+        with self._lock:
+            counts = self._counts.setdefault((pool, origin), dict.fromkeys(KNOWN, 0))
+            counts[to] += 1
+
+    def value(self, pool: str, origin: str, to: State) -> int | None:
+        with self._lock:
+            counts = self._counts.get((pool, origin))
+            return None if counts is None else counts[to]
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            rows = [(k, list(v.items())) for k, v in self._counts.items()]
+        family = self._family()
+        for (pool, origin), counts in rows:
+            for to, n in counts:
+                family.add_metric([pool, origin, to.value], float(n))
+        yield family
+
+    @staticmethod
+    def _family() -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "failover_origin_transitions",
+            "Health changes of an origin between up and down, by the state entered.",
+            labels=["pool", "origin", "to"],
+        )
+
+
+class Timestamp(Collector):
+    """A unix-time gauge that is absent until first set: "never" is no sample, not 0."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.value: float | None = None
+
+    def set(self, at: float) -> None:
+        self.value = at
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(self.name, self.documentation)]
+
+    def collect(self) -> Iterator[Metric]:
+        value = self.value
+        if value is not None:
+            yield GaugeMetricFamily(self.name, self.documentation, value=value)
 
 
 class StateCollector(Collector):

@@ -280,8 +280,9 @@ def test_metrics_show_health_weights_and_probe_outcomes(world: World) -> None:
     assert get("failover_origin_weight", {"pool": "www", "origin": A, "kind": "applied"}) == 0
     assert get("failover_origin_weight", {"pool": "www", "origin": B, "kind": "desired"}) == 100
     assert get("failover_probe_total", {"pool": "www", "origin": A, "outcome": "http_403"}) == 3
-    assert get("failover_origin_transitions_total", {"pool": "www", "origin": B, "to": "down"}) == 0
     assert get("failover_origin_transitions_total", {"pool": "www", "origin": A, "to": "down"}) == 1
+    assert get("failover_origin_transitions_total", {"pool": "www", "origin": A, "to": "up"}) == 0
+    assert get("failover_origin_transitions_total", {"pool": "www", "origin": B, "to": "down"}) == 0
     assert get("failover_writes_frozen") == 0
     assert get("failover_pool_failed_open", {"pool": "www"}) == 0
     assert get("failover_last_apply_timestamp_seconds") == world.clock.t - 1

@@ -1,4 +1,9 @@
-"""Every metric the alert rules and the dashboard name is in a running daemon's /metrics."""
+"""Every metric the alert rules and the dashboard name is in a running daemon's /metrics.
+
+Some appear only once their event has happened (a change applied, an override set):
+the test drains an origin to make both happen, after checking that the last-apply
+timestamp is absent, not 0, while nothing has been applied.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,24 @@ from pathlib import Path
 
 from tests.conftest import Zone
 from tests.deploy.test_prometheus import METRIC, _alerts, _dashboard_exprs
-from tests.e2e_support import free_port, get, make_buckets, pool_for, start, wait_for, write_config
+from tests.e2e_support import (
+    cli,
+    free_port,
+    get,
+    make_buckets,
+    pool_for,
+    start,
+    wait_for,
+    write_config,
+)
+
+
+def _samples(exposition: str) -> set[str]:
+    return {
+        line.split("{")[0].split(" ")[0]
+        for line in exposition.splitlines()
+        if line.startswith("failover_")
+    }
 
 
 def test_rules_and_dashboard_metrics_appear_in_a_live_scrape(zone: Zone, tmp_path: Path) -> None:
@@ -21,15 +43,21 @@ def test_rules_and_dashboard_metrics_appear_in_a_live_scrape(zone: Zone, tmp_pat
     try:
         # Origins leave "unknown" after `rise` rounds: then every family has samples.
         wait_for("a verdict", lambda: b"failover_origin_healthy{" in get(port, "/metrics")[1])
+        steady = _samples(get(port, "/metrics")[1].decode())
+        assert "failover_last_round_timestamp_seconds" in steady
+        assert "failover_origin_transitions_total" in steady
+        assert "failover_last_apply_timestamp_seconds" not in steady  # nothing applied yet
+        drain = cli("drain", "www", "eu-west-1", "--reason", "scrape", "--config", str(config))
+        assert drain.returncode == 0, drain.stderr
+        wait_for(
+            "the drain applied",
+            lambda: b"\nfailover_last_apply_timestamp_seconds " in get(port, "/metrics")[1],
+        )
         exposition = get(port, "/metrics")[1].decode()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    exposed = {
-        line.split("{")[0].split(" ")[0]
-        for line in exposition.splitlines()
-        if line.startswith("failover_")
-    }
+    exposed = _samples(exposition)
     named = {m for a in _alerts() for m in METRIC.findall(a["expr"])}
     named |= {m for e in _dashboard_exprs() for m in METRIC.findall(e)}
     assert named, "the rules and dashboard name no metric?"

@@ -33,7 +33,19 @@ DESIGN_METRICS = {
     "failover_round_duration_seconds": "histogram",
     "failover_rounds_missed_total": "counter",
     "failover_build_info": "gauge",
+    # Exported beyond DESIGN.md's list, and watched by a rule or a panel.
+    "failover_last_round_timestamp_seconds": "gauge",
+    "failover_origin_override": "gauge",
 }
+# Series whose only values are 0 and 1: a panel must say what each means.
+BOOLEAN_SERIES = {
+    "failover_origin_healthy",
+    "failover_pool_failed_open",
+    "failover_writes_frozen",
+    "failover_origin_override",
+    "up",
+}
+BOOLEAN = re.compile(r"\b(" + "|".join(sorted(BOOLEAN_SERIES)) + r")\b")
 METRIC = re.compile(r"\bfailover_[a-z0-9_]+")
 
 
@@ -76,8 +88,22 @@ def test_promtool_unit_tests_pass() -> None:
         ("expr: failover_origin_healthy == 0", "expr: failover_origin_healthy < 0"),
         ("unless on (job, instance) (failover_writes_frozen == 1)", ""),
         ("> 4\n", "> 40\n"),
+        (
+            "unless on (job, instance) (time() - failover_last_apply_timestamp_seconds <= 300)",
+            "and on (job, instance) (time() - failover_last_apply_timestamp_seconds > 300)",
+        ),
+        (
+            "unless on (job, instance) (time() - failover_last_round_timestamp_seconds <= 180)",
+            "and on (job, instance) (time() - failover_last_round_timestamp_seconds > 180)",
+        ),
     ],
-    ids=["never fires", "fires while frozen", "threshold too high"],
+    ids=[
+        "never fires",
+        "fires while frozen",
+        "threshold too high",
+        "stale weights missed when nothing was ever applied",
+        "no round since start missed",
+    ],
 )
 def test_promtool_unit_tests_catch_a_broken_rule(tmp_path: Path, old: str, new: str) -> None:
     text = RULES.read_text()
@@ -122,6 +148,7 @@ def test_the_issue_s_alerts_are_all_there() -> None:
         "FailoverOriginFlapping",
         "FailoverDaemonAbsent",
         "FailoverRoundsMissed",
+        "FailoverRoundsNotCompleting",
     } <= names
 
 
@@ -140,3 +167,52 @@ def test_dashboard_is_grafana_json_with_unique_panel_ids() -> None:
     assert len(ids) == len(set(ids))
     assert dash["uid"] == "failover-daemon"
     assert all(p["datasource"]["uid"] == "${datasource}" for p in dash["panels"])
+
+
+def _mapped_values(mappings: list[dict[str, Any]]) -> set[str]:
+    return {v for m in mappings if m.get("type") == "value" for v in m.get("options", {})}
+
+
+def _for_ref(panel: dict[str, Any], ref: str, prop: str) -> Any:
+    """A field property for one query of a panel: its override if any, else the default."""
+    for o in panel["fieldConfig"].get("overrides", []):
+        if o["matcher"] == {"id": "byFrameRefID", "options": ref}:
+            for p in o["properties"]:
+                if p["id"] == prop:
+                    return p["value"]
+    return panel["fieldConfig"]["defaults"].get(prop)
+
+
+def test_every_panel_query_has_a_unit_and_every_0_1_series_maps_both_values() -> None:
+    """A bare 0 or 1 (or a count with no unit) on a dashboard is read wrong at 3 a.m."""
+    dash = json.loads(DASHBOARD.read_text())
+    no_unit: list[str] = []
+    unmapped: list[str] = []
+    for panel in dash["panels"]:
+        for target in panel["targets"]:
+            where = f"{panel['title']} / {target['refId']}"
+            if not _for_ref(panel, target["refId"], "unit"):
+                no_unit.append(where)
+            if BOOLEAN.search(target["expr"]):
+                mappings = _for_ref(panel, target["refId"], "mappings") or []
+                texts = [o.get("text") for m in mappings for o in m.get("options", {}).values()]
+                if not {"0", "1"} <= _mapped_values(mappings) or not all(texts):
+                    unmapped.append(where)
+    assert no_unit == []
+    assert unmapped == []
+    checked = [t["expr"] for p in dash["panels"] for t in p["targets"] if BOOLEAN.search(t["expr"])]
+    assert {m for e in checked for m in BOOLEAN.findall(e)} == BOOLEAN_SERIES
+
+
+def test_timestamp_panels_say_what_an_absent_timestamp_means() -> None:
+    """The timestamps are absent until first set: the panel must not read as 0 or blank."""
+    dash = json.loads(DASHBOARD.read_text())
+    panels = [
+        p for p in dash["panels"] if any("_timestamp_seconds" in t["expr"] for t in p["targets"])
+    ]
+    assert {m for p in panels for t in p["targets"] for m in METRIC.findall(t["expr"])} == {
+        "failover_last_apply_timestamp_seconds",
+        "failover_last_round_timestamp_seconds",
+    }
+    for p in panels:
+        assert p["fieldConfig"]["defaults"].get("noValue"), p["title"]
