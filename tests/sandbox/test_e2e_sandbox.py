@@ -15,7 +15,7 @@ from failover.sandbox.observe import DaemonProcess, Seen, http_get
 from failover.sandbox.world import REGIONS, Sandbox, free_port
 from tests.e2e_support import cli, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
