@@ -11,6 +11,7 @@ import pytest
 from tests.e2e_support import cli, free_port, make_buckets, write_config
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("endpoint")
 def test_check_fails_clearly_when_route53_cannot_be_read(tmp_path: Path) -> None:
     """Printing "would change: nothing" with exit 0 hides that nothing could be compared."""

@@ -28,7 +28,7 @@ from tests.e2e_support import (
     write_config,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @dataclass

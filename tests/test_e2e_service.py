@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import Zone
 from tests.e2e_support import cli, free_port, make_buckets, pool_for, wait_for, write_config
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _setup(zone: Zone, tmp_path: Path, **health: object) -> tuple[Path, dict[str, str]]:

@@ -121,3 +121,17 @@ def test_every_outcome_but_ok_counts_as_a_failure() -> None:
     for outcome in Outcome:
         h, _ = run(Health(), [outcome] * 3)
         assert h.state is (State.UP if outcome is Outcome.OK else State.DOWN), outcome
+
+
+def test_going_down_within_hold_down_max_of_coming_up_is_a_flap_even_past_hold_down() -> None:
+    """The damping window is `hold_down_max`: up for longer than `hold_down` still flaps."""
+    h, t = run(Health(), [OK, OK, BAD, BAD, BAD])  # down at t=4, held until 34
+    while h.state is not State.UP:
+        h, t = run(h, [OK], start=t)
+    assert h.up_since is not None
+    up_for = S.hold_down * 3  # 90 s: past hold_down (30), well inside hold_down_max (240)
+    h, t = run(h, [OK], start=h.up_since + up_for)
+    h, _ = run(h, [BAD, BAD, BAD], start=t)
+    assert h.state is State.DOWN
+    assert h.flaps == 1
+    assert h.hold_down == 60.0

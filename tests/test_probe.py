@@ -82,9 +82,11 @@ class Canaries(socketserver.StreamRequestHandler):
             w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
             for _ in range(100):
                 w.write(b"x")
-                time.sleep(0.05)
+                if self.server.stopping.wait(0.05):  # one byte per 50 ms until shut down
+                    return False
         elif bucket == "case-hang":
-            time.sleep(1.0)
+            self.server.hanging.set()
+            self.server.stopping.wait(10.0)  # never answers while the server runs
             return False
         elif bucket == "case-badchunk":
             w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
@@ -112,12 +114,19 @@ class Server(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), Canaries)
         self.connections = 0
         self.paths: list[str] = []
+        self.hanging = threading.Event()  # set once a request is being held unanswered
+        self.stopping = threading.Event()  # releases held and dripping answers
         if tls is not None:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
 
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()
 
 
 def start(tls: ssl.SSLContext | None = None) -> Server:
@@ -131,8 +140,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     s = start()
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{s.port}")
     yield s
-    s.shutdown()
-    s.server_close()
+    s.stop()
 
 
 @pytest.fixture
@@ -247,7 +255,7 @@ def test_closing_the_prober_ends_a_round_in_flight_at_once(server: Server) -> No
 
     worker = threading.Thread(target=round_)
     worker.start()
-    time.sleep(0.2)  # let the probe reach the server and wait on it
+    assert server.hanging.wait(5), "the probe never reached the server"
     started = time.monotonic()
     prober.close()
     worker.join(timeout=3)
@@ -305,5 +313,4 @@ def test_https_endpoints_are_verified_against_the_configured_ca_bundle(
         finally:
             trusting.close()
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()

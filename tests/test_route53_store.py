@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.exceptions import ReadTimeoutError
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from failover.aws.route53 import RateLimiter, Route53Store, parse_txt
-from failover.errors import ConflictError, Route53Error
+from failover.errors import ConflictError, RejectedError, Route53Error
 from failover.metrics import Metrics
 from failover.model import Change, WeightedSet
-from failover.sandbox.faults import inject_route53_fault
+from failover.sandbox.faults import error_body, inject_route53_fault
 from tests.conftest import Zone
 from tests.factories import make_pool, wset
 
@@ -218,8 +224,81 @@ def test_an_error_that_cannot_clear_is_not_retried(
 
 
 def test_a_content_rejection_is_not_a_conflict(zone: Zone) -> None:
-    from failover.errors import RejectedError
-
     outside = WeightedSet("www.elsewhere.org", "x", 1, 30, ("b.s3.eu-west-1.amazonaws.com",))
     with pytest.raises(RejectedError):
         zone.store.change(zone.id, [Change("www", None, outside, "missing")], "t")
+
+
+def test_a_create_that_finds_the_set_already_there_is_a_conflict(zone: Zone) -> None:
+    """We read no set for A; someone created one since: our CREATE must lose as a race.
+
+    AWS answers such a CREATE with InvalidChangeBatch "Tried to create resource record set
+    [name='…', type='TXT', set-identifier='…'] but it already exists" (the strict moto
+    backend words it the same way).
+    """
+    zone.put(POOL, {B: 100})
+    zone.put(POOL, {A: 7})  # someone else, after we read B alone
+    with pytest.raises(ConflictError, match="already exists"):
+        zone.store.change(zone.id, [Change("www", None, wset(POOL, A, 100), "up")], "t")
+    assert zone.weights(POOL) == {A: 7, B: 100}
+
+
+class _Raw:
+    """The `raw` stream AWSResponse reads an answer's bytes from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def _answer_every_request_with(
+    client: Any, operation: str, status: int, code: str, message: str
+) -> list[str]:
+    """Answer each `operation` request in place of the wire; returns the URLs it was sent to."""
+    sent: list[str] = []
+
+    def handler(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        sent.append(request.url)
+        headers = HTTPHeaders.from_dict({"x-amzn-RequestId": "r", "Content-Type": "text/xml"})
+        return AWSResponse(
+            request.url, status, headers, _Raw(error_body("Sender", code, message, "r"))
+        )
+
+    client.meta.events.register(f"before-send.route53.{operation}", handler)
+    return sent
+
+
+# Route 53's API reference lists, for ChangeResourceRecordSets, "InvalidInput: The input
+# is not valid. HTTP Status Code: 400"; for ListResourceRecordSets, "NoSuchHostedZone: No
+# hosted zone exists with the ID that you specified. HTTP Status Code: 404"; and the AWS
+# common errors, "AccessDenied… You do not have sufficient access to perform this action",
+# which Route 53 sends as a 403. None of them clears by sending the request again.
+@pytest.mark.parametrize(
+    ("operation", "status", "code", "error"),
+    [
+        ("ChangeResourceRecordSets", 403, "AccessDenied", Route53Error),
+        ("ChangeResourceRecordSets", 400, "InvalidInput", RejectedError),
+        ("ListResourceRecordSets", 403, "AccessDenied", Route53Error),
+        ("ListResourceRecordSets", 404, "NoSuchHostedZone", Route53Error),
+    ],
+)
+def test_an_error_that_sending_again_cannot_clear_is_sent_once_and_raised(
+    zone: Zone, operation: str, status: int, code: str, error: type[Route53Error]
+) -> None:
+    sent = _answer_every_request_with(zone.client, operation, status, code, "refused")
+    slept: list[float] = []
+    store = Route53Store(zone.client, RateLimiter(1000.0), attempts=5, sleep=slept.append)  # type: ignore[arg-type]
+    call = {
+        "ListResourceRecordSets": lambda: store.read(zone.id, [POOL.record]),
+        "ChangeResourceRecordSets": lambda: store.change(
+            zone.id, [Change("www", None, wset(POOL, A, 100), "up")], "t"
+        ),
+    }[operation]
+    with capture_logs() as logs, pytest.raises(error, match=code) as raised:
+        call()
+    assert not isinstance(raised.value, ConflictError)
+    assert len(sent) == 1, f"{code} was sent {len(sent)} times"
+    assert slept == []
+    assert [e for e in logs if e["event"] in ("route53_retried", "route53_throttled")] == []

@@ -140,6 +140,7 @@ def client(endpoint: str) -> Any:
     return route53_client(boto3.Session())
 
 
+@pytest.mark.slow
 def test_a_whole_region_failing_across_1000_pools_is_written_in_the_fewest_requests(
     client: Any, tmp_path: Path
 ) -> None:
@@ -183,6 +184,7 @@ def test_a_whole_region_failing_across_1000_pools_is_written_in_the_fewest_reque
     assert time.slept <= (len(times) - rate) / rate + 1e-6
 
 
+@pytest.mark.slow
 def test_reads_follow_the_resync_schedule_one_zone_per_round_not_every_round(
     client: Any, tmp_path: Path
 ) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Zone
 from tests.deploy.test_prometheus import METRIC, _alerts, _dashboard_exprs
 from tests.e2e_support import (
@@ -32,6 +34,7 @@ def _samples(exposition: str) -> set[str]:
     }
 
 
+@pytest.mark.slow
 def test_rules_and_dashboard_metrics_appear_in_a_live_scrape(zone: Zone, tmp_path: Path) -> None:
     buckets = make_buckets(f"scrape-{uuid.uuid4().hex[:8]}")
     pool = pool_for(buckets)

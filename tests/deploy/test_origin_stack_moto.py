@@ -28,6 +28,7 @@ REGIONS = {
 }
 
 pytestmark = [
+    pytest.mark.slow,  # moto runs each stack through its CloudFormation
     # moto's CloudFormation has no AWS::S3::BucketPolicy; the policy is checked
     # statically instead (test_origin_policies.py).
     pytest.mark.filterwarnings("ignore:Tried to parse AWS.{2}S3.{2}BucketPolicy:UserWarning"),

@@ -16,6 +16,7 @@ def test_there_are_three_templates() -> None:
     assert [t.name for t in TEMPLATES] == ["daemon.yaml", "edge.yaml", "origin-bucket.yaml"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
 def test_cfn_lint_finds_nothing_in(template: Path) -> None:
     result = run(tool("cfn-lint"), template)
@@ -23,6 +24,7 @@ def test_cfn_lint_finds_nothing_in(template: Path) -> None:
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.slow
 def test_cfn_lint_does_report_a_broken_template(tmp_path: Path) -> None:
     """The lint step can fail: an unknown property in the edge function is an error."""
     text = (DEPLOY / "cloudformation" / "edge.yaml").read_text()
@@ -45,6 +47,7 @@ def _checkov(directory: Path) -> dict[str, dict[str, object]]:
     return {r["check_type"]: r for r in reports}
 
 
+@pytest.mark.slow
 def test_checkov_fails_no_check_on_deploy_and_scans_templates_and_image(tmp_path: Path) -> None:
     reports = _checkov(DEPLOY)
     assert {"cloudformation", "dockerfile"} <= set(reports)
@@ -69,6 +72,7 @@ def test_checkov_skips_are_each_justified_in_the_template() -> None:
     assert "checkov:skip" not in (DEPLOY / "container" / "Dockerfile").read_text()
 
 
+@pytest.mark.slow
 def test_checkov_flags_what_a_skip_hides(tmp_path: Path) -> None:
     """Without its justified skip, the log group's missing KMS key is a failed check."""
     text = (DEPLOY / "cloudformation" / "daemon.yaml").read_text()

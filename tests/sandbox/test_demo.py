@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e_support import cli
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.mark.timeout(180)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import http.client
 import json
 import logging
 import socket
@@ -20,6 +21,7 @@ from moto.server import ThreadedMotoServer
 from failover import canary
 from failover.aws.probe import Prober
 from failover.model import HealthSettings, Origin, Outcome
+from failover.sandbox.observe import wait_until
 from failover.sandbox.s3proxy import Fault, S3FaultProxy, target_of
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -187,8 +189,12 @@ def test_close_releases_hung_connections_threads_and_the_port(upstream: str) -> 
     proxy.break_target(BUCKET, Fault.of("hang"))
     hung = socket.create_connection(("127.0.0.1", proxy.port))
     hung.sendall(f"GET /{BUCKET}/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    idle = socket.create_connection(("127.0.0.1", proxy.port))
-    time.sleep(0.1)  # let the server accept both; nothing to poll on from outside
+    # Idle: a kept-alive connection whose one request was answered, so the server holds it.
+    idle = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=2)
+    idle.request("GET", "/_sandbox/faults")
+    assert idle.getresponse().read()
+    # Hung: the proxy has counted its request, so a handler holds it.
+    assert wait_until(lambda: proxy.requests(BUCKET) == 1, timeout=5)
     started = time.monotonic()
     proxy.close()
     assert time.monotonic() - started < 2.0

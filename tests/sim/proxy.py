@@ -6,7 +6,6 @@ import contextlib
 import http.client
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
@@ -21,6 +20,7 @@ class Route53Proxy:
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
         self.hold = 0.0  # seconds to hold back the answer to an applied change
         self.landed = threading.Event()  # set once a change has reached Route 53
+        self.closing = threading.Event()  # releases answers still held back
         self.changes = 0
         proxy = self
 
@@ -48,9 +48,7 @@ class Route53Proxy:
                 if self.command == "POST" and self.path.rstrip("/").endswith("/rrset"):
                     proxy.changes += 1
                     proxy.landed.set()
-                    deadline = time.monotonic() + proxy.hold
-                    while time.monotonic() < deadline:  # the answer is on its way, slowly
-                        time.sleep(0.02)
+                    proxy.closing.wait(proxy.hold)  # the answer is on its way, slowly
                 self.send_response(resp.status)
                 for k, v in resp.getheaders():
                     if k.lower() not in HOP:
@@ -72,5 +70,6 @@ class Route53Proxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()

@@ -30,7 +30,7 @@ from tests.e2e_support import (
 )
 from tests.sim.proxy import Route53Proxy
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 EU = "eu-west-1"
 
 

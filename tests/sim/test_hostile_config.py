@@ -8,6 +8,8 @@ import pytest
 
 from tests.e2e_support import cli
 
+pytestmark = pytest.mark.slow  # each case runs the real `failover validate`
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 CASES = {
     "duplicate_key": (b"[daemon]\ninterval = 1.0\ninterval = 2.0\n", "line 3"),

@@ -15,6 +15,8 @@ from failover.round import Runner
 from tests.conftest import Zone
 from tests.sim.worlds import POOL, A, B, C, Clock, ScriptedProber, runner
 
+pytestmark = pytest.mark.slow  # several runners for many rounds on moto
+
 ALL = {A: 100, B: 100, C: 100}
 
 

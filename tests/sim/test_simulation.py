@@ -29,6 +29,7 @@ def describe(r: Result) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_a_thousand_simulated_hours_of_faults_break_no_safety_rule(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -61,6 +62,7 @@ CAUGHT_BY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_the_simulation_catches_a_deliberately_broken_core(
