@@ -327,4 +327,10 @@ class StateCollector(Collector):
             "failover_writes_frozen", "1 while writes are frozen because no probe got an answer."
         )
         frozen.add_metric([], 1.0 if snap.frozen else 0.0)
-        yield from (healthy, weight, age, override, failed_open, unknown, frozen)
+        overrides = GaugeMetricFamily(
+            "failover_overrides_age_seconds",
+            "Seconds since the overrides were last read (absent: never read since start).",
+        )
+        if snap.overrides_age is not None:
+            overrides.add_metric([], snap.overrides_age)
+        yield from (healthy, weight, age, override, failed_open, unknown, frozen, overrides)

@@ -209,6 +209,7 @@ class Runner:
             ready=self.ready,
             last_round=self.last_round,
             last_change=dict(self.last_change),
+            overrides_age=self.overrides.age(),
         )
 
     @property

@@ -54,6 +54,7 @@ class Snapshot:
     ready: bool = False
     last_round: float | None = None  # unix time the last round completed
     last_change: dict[str, Any] = field(default_factory=dict)
+    overrides_age: float | None = None  # seconds since the last good read; None: never
 
 
 def build(
@@ -120,6 +121,7 @@ def to_json(snap: Snapshot) -> dict[str, Any]:
         "dry_run": snap.dry_run,
         "last_round": snap.last_round,
         "last_change": snap.last_change or None,
+        "overrides_age": snap.overrides_age,
         "pools": [
             {
                 "name": p.name,

@@ -37,6 +37,11 @@ class Lane(Generic[T]):
     def idle(self) -> bool:
         return self._future is None
 
+    @property
+    def finished(self) -> bool:
+        """A call has ended and its result waits to be taken."""
+        return self._future is not None and self._future.done()
+
     def start(self, call: Callable[[], T], timeout: float) -> None:
         """Run `call` (it must be idle); its result is taken by `take`."""
         if self._future is not None:
