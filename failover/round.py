@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
@@ -16,37 +14,23 @@ from failover.aws.route53 import Record
 from failover.core import plan
 from failover.core.evidence import frozen_edge
 from failover.metrics import Metrics
-from failover.model import Change, Config, Desired, OriginKey, ProbeResult
+from failover.model import Config, Desired
 from failover.overrides import OverrideStore
 from failover.stages.emit import emit
 from failover.stages.observe import ObserveStage, Prober
 from failover.stages.overrides import OverridesStage
 from failover.stages.records import Reader, RecordsStage
-from failover.stages.write import Writer, WriteStage, absorb
+from failover.stages.report import RoundReport, new_change_id
+from failover.stages.write import Writer, WriteStage, absorb, planned
 
 log = structlog.get_logger("failover")
 
 
-def new_change_id() -> str:
-    return uuid.uuid4().hex[:12]
+__all__ = ["RoundReport", "Runner", "Store", "new_change_id"]
 
 
 class Store(Reader, Writer, Protocol):
     """Route 53 as the round sees it: read records, send compare-and-swap batches."""
-
-
-@dataclass
-class RoundReport:
-    """What one round did, for tests, the CLI's `check` and the simulation."""
-
-    results: dict[OriginKey, ProbeResult] = field(default_factory=dict)
-    desired: dict[str, Desired] = field(default_factory=dict)
-    planned: list[Change] = field(default_factory=list)
-    applied: list[Change] = field(default_factory=list)
-    conflicts: list[Change] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    frozen: bool = False
-    error: str = ""
 
 
 class Runner:
@@ -167,14 +151,8 @@ class Runner:
                 report.refused.append(name)
         if decided.batches and self.writer.lane.idle:
             batches = [(self.change_ids(), b) for b in decided.batches]
-            for change_id, b in batches:
-                log.info(
-                    "weights_planned",
-                    change_id=change_id,
-                    dry_run=not self.write,
-                    changes=[plan.describe(c) for c in b.changes],
-                )
-                report.planned.extend(b.changes)
+            emit(planned(batches, dry_run=not self.write), m)
+            report.planned.extend(c for _, b in batches for c in b.changes)
             if self.write:
                 self.writer.start(cfg, batches)
                 self._take_written(report)

@@ -140,3 +140,9 @@ def test_sighups_in_a_storm_make_at_most_one_reload_per_interval(
     assert not thread.is_alive()
     assert len(reloads) == 2, "a hundred SIGHUPs, two reloads"
     assert reloads[1] - reloads[0] >= config.daemon.interval - 0.05
+
+
+def test_the_round_only_sequences_stages_in_under_two_hundred_lines() -> None:
+    """The orchestrator stays small: a rule that grows into it belongs in the core."""
+    lines = Path(__file__).parent.parent.joinpath("failover", "round.py").read_text().splitlines()
+    assert len(lines) < 200

@@ -150,6 +150,19 @@ class WriteStage:
             self._send(config, decided.resend, f"{change_id}r", out, retry=False)
 
 
+def planned(batches: Sequence[tuple[str, Batch]], *, dry_run: bool) -> list[Event]:
+    """The events announcing batches before they are sent, each under its change id."""
+    return [
+        events.info(
+            "weights_planned",
+            change_id=change_id,
+            dry_run=dry_run,
+            changes=[plan.describe(c) for c in b.changes],
+        )
+        for change_id, b in batches
+    ]
+
+
 @dataclass
 class Absorbed:
     """An outcome as the round takes it in: what to say, report and show."""
