@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import json
 import os
-import socket
 import sys
 import time
 import urllib.error
@@ -15,21 +13,23 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import boto3
-import structlog
-
 from failover import __version__, canary, logs
-from failover.aws.route53 import RateLimiter, Route53Store
+from failover.commands.overrides import clear_override, set_override, who
+from failover.commands.shared import (
+    EXIT_CONFIG,
+    EXIT_FAIL,
+    EXIT_OK,
+    applied_weights,
+    config_of,
+)
 from failover.config import load, render_problems
-from failover.core.policy import serving
-from failover.daemon import Daemon, build_runner, route53_client
+from failover.daemon import Daemon, build_runner
 from failover.errors import ConfigError, FailoverError
 from failover.metrics import Metrics
-from failover.model import Action, Config, OriginKey, Override
+from failover.model import Action, Config, Override
 from failover.overrides import open_store
 from failover.status import to_json
 
-EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
 # `failover demo` and `failover sandbox` need it; the daemon's own install leaves it out.
 SANDBOX_EXTRA = "failover[sandbox]"
 
@@ -89,22 +89,22 @@ def _parser() -> argparse.ArgumentParser:
         ("drain", Action.DRAIN, "take an origin out of service (weight 0)"),
         ("pin", Action.PIN, "keep an origin at its configured weight whatever its health"),
     ):
-        sp = cmd(name, _set_override, verb)
+        sp = cmd(name, set_override, verb)
         sp.set_defaults(action=action)
         sp.add_argument("pool")
         sp.add_argument("origin")
         sp.add_argument("--reason", required=True, help="why (shown in status and logs)")
-        sp.add_argument("--by", default=_who(), help="who (default: user@host)")
+        sp.add_argument("--by", default=who(), help="who (default: user@host)")
         if action is Action.DRAIN:
             sp.add_argument(
                 "--force", action="store_true", help="drain even the last serving origin"
             )
     for name in ("undrain", "unpin"):
-        sp = cmd(name, _clear_override, f"remove a {name[2:]} override")
+        sp = cmd(name, clear_override, f"remove a {name[2:]} override")
         sp.set_defaults(action=Action.DRAIN if name == "undrain" else Action.PIN)
         sp.add_argument("pool")
         sp.add_argument("origin")
-        sp.add_argument("--by", default=_who(), help="who (default: user@host)")
+        sp.add_argument("--by", default=who(), help="who (default: user@host)")
     cw = sub.add_parser("canary", help="canary object commands")
     csub = cw.add_subparsers(metavar="ACTION")
     w = csub.add_parser(
@@ -146,25 +146,13 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     return parse
 
 
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def _config(args: argparse.Namespace) -> Config:
-    return load(args.config, os.environ)
-
-
 def _reloader(args: argparse.Namespace) -> Callable[[], Config]:
     return lambda: load(args.config, os.environ)
 
 
 # -- run / check ---------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_of(args)
     logs.configure(config.daemon.log_format, config.daemon.log_level)
     daemon = Daemon(config, _reloader(args))
     daemon.install_signals()
@@ -172,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_of(args)
     logs.configure("console" if not args.json else "json", "warning")
     rounds = args.rounds or max(max(o.health.fall, o.health.rise) for o in config.all_origins())
     parts = build_runner(config, Metrics(), write=False)
@@ -236,19 +224,6 @@ def _num(v: object) -> str:
 
 
 # -- status --------------------------------------------------------------------------
-def _applied(config: Config) -> dict[str, dict[str, int]]:
-    store = Route53Store(route53_client(boto3.Session()), RateLimiter(config.daemon.route53_rate))  # type: ignore[arg-type]
-    out: dict[str, dict[str, int]] = {}
-    zones: dict[str, list[str]] = {}
-    for p in config.pools:
-        zones.setdefault(p.zone_id, []).append(p.record)
-    records = {z: store.read(z, names) for z, names in zones.items()}
-    for p in config.pools:
-        sets = records[p.zone_id][p.record].sets
-        out[p.name] = {sid: s.weight for sid, s in sets.items()}
-    return out
-
-
 def _daemon_status(config: Config) -> dict[str, Any] | None:
     if not config.daemon.listen:
         return None
@@ -268,8 +243,8 @@ def _url(listen: str, path: str) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    config = _config(args)
-    applied = _applied(config)
+    config = config_of(args)
+    applied = applied_weights(config)
     overrides = open_store(config.daemon.overrides).load()
     daemon = _daemon_status(config)
     doc = {
@@ -314,77 +289,10 @@ def _override_json(o: Override) -> dict[str, Any]:
     }
 
 
-# -- overrides -----------------------------------------------------------------------
-def _target(config: Config, args: argparse.Namespace) -> OriginKey:
-    try:
-        pool = config.pool(args.pool)
-    except KeyError:
-        raise FailoverError(
-            f"no pool {args.pool!r} (pools: {', '.join(p.name for p in config.pools)})"
-        ) from None
-    try:
-        pool.origin(args.origin)
-    except KeyError:
-        ids = ", ".join(o.id for o in pool.origins)
-        raise FailoverError(
-            f"pool {pool.name} has no origin {args.origin!r} (origins: {ids})"
-        ) from None
-    return OriginKey(pool.name, args.origin)
-
-
-def _set_override(args: argparse.Namespace) -> int:
-    config = _config(args)
-    key = _target(config, args)
-    store = open_store(config.daemon.overrides)
-    current = store.load()
-    new = Override(key, args.action, args.by, time.time(), args.reason)
-    proposed = {**current, key: new}
-    if args.action is Action.DRAIN and not args.force:
-        pool = config.pool(key.pool)
-        applied = _applied(config)[pool.name]
-        mine = {k.origin: v for k, v in proposed.items() if k.pool == pool.name}
-        if serving(pool, applied, mine) == 0:
-            print(
-                f"refused: draining {key} would leave pool {pool.name} with no serving origin "
-                "(the pool would fail open); use --force to drain anyway",
-                file=sys.stderr,
-            )
-            return EXIT_REFUSED
-    store.save(proposed)
-    _event("override_set", key, args.action.value, args.by, args.reason, store.location)
-    print(
-        f"{args.action.value} {key} set in {store.location}; the daemon applies it within one round"
-    )
-    return EXIT_OK
-
-
-def _clear_override(args: argparse.Namespace) -> int:
-    config = _config(args)
-    key = _target(config, args)
-    store = open_store(config.daemon.overrides)
-    current = store.load()
-    held = current.get(key)
-    if held is None or held.action is not args.action:
-        print(f"{key} has no {args.action.value} override; nothing to do")
-        return EXIT_OK
-    del current[key]
-    store.save(current)
-    _event("override_cleared", key, args.action.value, args.by, "", store.location)
-    print(f"un{args.action.value} {key} saved in {store.location}")
-    return EXIT_OK
-
-
-def _event(event: str, key: OriginKey, action: str, by: str, reason: str, where: str) -> None:
-    logs.configure("json", "info")
-    structlog.get_logger("failover").info(
-        event, pool=key.pool, origin=key.origin, action=action, by=by, reason=reason, location=where
-    )
-
-
 # -- misc ----------------------------------------------------------------------------
 def _validate(args: argparse.Namespace) -> int:
     try:
-        config = _config(args)
+        config = config_of(args)
     except ConfigError as e:
         if args.json:
             print(json.dumps({"ok": False, "problems": e.problems}, indent=2))
@@ -400,7 +308,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _canary_write(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_of(args)
     if args.pool is not None:
         try:
             config.pool(args.pool)
@@ -452,7 +360,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _healthcheck(args: argparse.Namespace) -> int:
     url = args.url
     if url is None:
-        config = _config(args)
+        config = config_of(args)
         if not config.daemon.listen:
             raise FailoverError("daemon.listen is empty: there is no endpoint to check")
         url = _url(config.daemon.listen, "/healthz")

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from failover import config
+from failover import config_schema as schema
 from failover.errors import ConfigError
 from failover.model import Config, DaemonSettings, HealthSettings, Origin, Pool
 
@@ -165,19 +166,19 @@ def test_the_example_shows_the_defaults_as_its_values() -> None:
     assert c.daemon == DaemonSettings()
     assert c.health == HealthSettings()
     pool = c.pools[0]
-    assert pool.ttl == config.DEFAULT_TTL
+    assert pool.ttl == schema.DEFAULT_TTL
     assert {(o.weight, o.canary) for o in pool.origins} == {
-        (config.DEFAULT_WEIGHT, config.DEFAULT_CANARY)
+        (schema.DEFAULT_WEIGHT, schema.DEFAULT_CANARY)
     }
 
 
 def test_the_schema_names_exactly_the_model_fields() -> None:
     fields = config.documented_fields()
-    assert set(config.DAEMON) == set(fields[DaemonSettings])
-    assert set(config.HEALTH) == set(fields[HealthSettings])
-    assert set(config.POOL) | set(config.POOL_TABLES) == set(fields[Pool]) | {"health"}
-    assert set(config.ORIGIN) | set(config.ORIGIN_TABLES) == set(fields[Origin])
-    assert set(config.TOP_KEYS) == set(fields[Config])
+    assert set(schema.DAEMON) == set(fields[DaemonSettings])
+    assert set(schema.HEALTH) == set(fields[HealthSettings])
+    assert set(schema.POOL) | set(schema.POOL_TABLES) == set(fields[Pool]) | {"health"}
+    assert set(schema.ORIGIN) | set(schema.ORIGIN_TABLES) == set(fields[Origin])
+    assert set(schema.TOP_KEYS) == set(fields[Config])
 
 
 def test_omitted_keys_take_the_documented_defaults() -> None:
@@ -749,7 +750,7 @@ def test_undecodable_environment_text_is_a_config_error() -> None:
 # ---- fuzzing: any document gives a Config or a ConfigError, never anything else -------------
 
 KNOWN_KEYS = sorted(
-    {*config.DAEMON, *config.HEALTH, *config.POOL, *config.ORIGIN, *config.TOP_KEYS, "origins"}
+    {*schema.DAEMON, *schema.HEALTH, *schema.POOL, *schema.ORIGIN, *schema.TOP_KEYS, "origins"}
 )
 keys = st.sampled_from(KNOWN_KEYS) | st.text(max_size=12)
 scalars = (

@@ -1,10 +1,10 @@
 """`failover demo`: the real daemon and edge router against the sandbox, through outages.
 
-The scenario injects faults; the timeline prints only what was observed afterwards: the
-daemon's own log events (with their change ids), Route 53's records read back, DNS
-answers, and which bucket a stream of requests through the edge router reached. Each
-expectation is checked against those observations; the exit status is 0 only if every
-one held.
+The scenario (`scenario`) injects faults; the timeline (`timeline`) prints only what
+was observed afterwards: the daemon's own log events (with their change ids), Route 53's
+records read back, DNS answers, and which bucket a stream of requests through the edge
+router reached. Each expectation is checked against those observations; the exit status
+is 0 only if every one held. This module sets the world up, observes it and runs it.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TextIO
 
 from failover.config import load
+from failover.sandbox import scenario
 from failover.sandbox.observe import (
     DaemonProcess,
     DnsSampler,
@@ -31,82 +30,12 @@ from failover.sandbox.observe import (
     wait_until,
 )
 from failover.sandbox.s3proxy import Kind
+from failover.sandbox.timeline import SHOWN, Timeline, describe
 from failover.sandbox.world import REGIONS, Sandbox, Timings
-
-# One region down, each with a different fault: (region, kind, what it models).
-SINGLE_FAULTS: tuple[tuple[str, str, str], ...] = (
-    ("eu-west-1", "http_503", "S3 answers 503 Slow Down"),
-    ("us-east-1", "reset", "connections reset"),
-    ("ap-southeast-2", "hang", "requests hang (probe times out)"),
-    ("eu-west-1", "stale", "replication stopped: the canary is 3 h old"),
-)
-SHOWN = frozenset(
-    (
-        "daemon_started",
-        "origin_marked_down",
-        "origin_marked_up",
-        "weights_applied",
-        "pool_failed_open",
-        "pool_recovered",
-        "writes_frozen",
-        "writes_unfrozen",
-        "change_conflict",
-        "route53_write_failed",
-        "writes_refused",
-        "daemon_stopped",
-    )
-)
 
 
 class ScenarioError(Exception):
     """An expectation failed in a way that makes the rest of the scenario meaningless."""
-
-
-@dataclass
-class Timeline:
-    """Prints observations as they happen, with the seconds since the demo started."""
-
-    out: TextIO = sys.stdout
-    started: float = field(default_factory=time.time)
-    failed: list[str] = field(default_factory=list)
-    passed: int = 0
-    phase: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def say(self, text: str, at: float | None = None) -> None:
-        t = (at if at is not None else time.time()) - self.started
-        with self._lock:
-            print(f"{t:7.2f}s  {text}", file=self.out, flush=True)
-
-    def head(self, text: str) -> None:
-        self.phase += 1
-        with self._lock:
-            print(f"\n== {text} ==", file=self.out, flush=True)
-
-    def expect(self, ok: bool, what: str) -> bool:
-        if ok:
-            self.passed += 1
-        else:
-            self.failed.append(what)
-        self.say(f"{'PASS' if ok else 'FAIL'}  {what}")
-        return ok
-
-
-def describe(seen: Seen) -> str:
-    """One daemon event in a line: its name and the facts that matter."""
-    e = seen.event
-    name = seen.name
-    if name == "weights_applied":
-        changes = ", ".join(
-            f"{c['origin']} {c['from']}->{c['to']} ({c['reason']})" for c in e.get("changes", [])
-        )
-        return f"daemon: weights_applied change_id={e.get('change_id')} [{changes}]"
-    facts = [
-        f"{k}={e[k]}"
-        for k in ("origin", "outcome", "detail", "pool", "reason", "signal")
-        if e.get(k) not in (None, "")
-    ]
-    return f"daemon: {name} " + " ".join(facts)
 
 
 class Demo:
@@ -248,160 +177,6 @@ class Demo:
             self.patience,
         )
 
-    # -- the scenario ------------------------------------------------------------------
-    def steady(self) -> None:
-        self.tl.head("steady state: three healthy regions, weight 100 each")
-        since = time.time()
-        assert self.edge is not None  # noqa: S101 - set in start()
-        edge = self.edge
-        wait_until(
-            lambda: {h.region for h in edge.hits(since)} >= set(REGIONS), max(self.patience, 15.0)
-        )
-        held = self.show_records()
-        self.tl.expect(held == dict.fromkeys(REGIONS, 100), "Route 53 holds 100 for every region")
-        self.show_dns()
-        self.show_edge(since)
-        reached = {h.region for h in edge.hits(since) if h.status == "200"}
-        self.tl.expect(reached == set(REGIONS), "requests reach all three buckets (HTTP 200)")
-        assert self.daemon is not None  # noqa: S101 - set in start()
-        self.tl.expect(
-            not self.daemon.events(0.0, "weights_applied"), "a steady start writes nothing"
-        )
-
-    def one_down(self, region: str, kind: str, what: str) -> None:
-        bound = self.timings.bound()
-        self.tl.head(f"{region} down: {what} ({kind})")
-        t0 = time.time()
-        self.sandbox.break_bucket(region, kind)
-        self.tl.say(f"injected {kind} into {self.sandbox.buckets[region]}", t0)
-        mine: Callable[[dict[str, Any]], bool] = lambda e: e.get("origin") == region  # noqa: E731
-        self.wait_event("origin_marked_down", t0, mine, f"{region} marked down")
-        applied = self.wait_event(
-            "weights_applied",
-            t0,
-            lambda e: any(c["origin"] == region and c["to"] == 0 for c in e.get("changes", [])),
-            f"Route 53 change takes {region} to weight 0",
-        )
-        took = applied.at - t0
-        self.tl.expect(
-            took <= bound,
-            f"failover time {took:.2f}s <= bound fall x interval + timeout + 1 s = {bound:.2f}s",
-        )
-        held = self.show_records()
-        self.tl.expect(held.get(region) == 0, f"Route 53 holds 0 for {region}")
-        dns_clean = wait_until(lambda: region not in self.dns.sample(10), self.patience)
-        self.tl.expect(dns_clean, f"DNS answers stop naming {region}")
-        self.show_dns()
-        avoided, last = self.edge_avoids(region, t0)
-        self.tl.expect(avoided, f"edge router stops sending requests to {region}")
-        edge_bound = bound + self.timings.ttl
-        if last is None:
-            self.tl.say(
-                f"no request went to {region} after the fault (the router's answer named another)"
-            )
-        else:
-            self.tl.say(
-                f"last request to {region} {last - t0:.2f}s after the fault "
-                f"(bound + TTL = {edge_bound:.2f}s)"
-            )
-            self.tl.expect(last - t0 <= edge_bound, f"edge failover within {edge_bound:.2f}s")
-        self.show_edge(t0, 10)
-        t1 = time.time()
-        self.sandbox.heal(region)
-        self.tl.say(f"healed {region}", t1)
-        self.wait_event("origin_marked_up", t1, mine, f"{region} marked up again")
-        self.wait_event(
-            "weights_applied",
-            t1,
-            lambda e: any(c["origin"] == region and c["to"] == 100 for c in e.get("changes", [])),
-            f"Route 53 change brings {region} back to 100",
-        )
-        self.show_records()
-        self.tl.expect(self.edge_reaches(region, t1), f"requests reach {region} again")
-        self.show_edge(t1, 10)
-
-    def every_region_down(self) -> None:
-        self.tl.head("every region answers 503: fail open, nothing black-holed")
-        t0 = time.time()
-        self.sandbox.break_all(Kind.HTTP_503)
-        self.tl.say("injected http_503 into all three buckets", t0)
-        self.wait_event("pool_failed_open", t0, lambda e: True, "pool fails open")
-        # Let a few more rounds pass, then check nothing was written in between.
-        wait_until(lambda: False, 3 * self.timings.interval)
-        held = self.show_records()
-        self.tl.expect(
-            held == dict.fromkeys(REGIONS, 100),
-            "configured weights kept (never all zero: Route 53 would spread over the dead)",
-        )
-        dns = self.show_dns()
-        self.tl.expect(set(dns) <= set(REGIONS) and bool(dns), "DNS still names the buckets")
-        assert self.edge is not None  # noqa: S101 - set in start()
-        hits = self.edge.hits(t0)
-        self.show_edge(t0)
-        self.tl.expect(
-            bool(hits) and all(h.region in REGIONS for h in hits),
-            "every request is still routed to a configured bucket (none left without an origin)",
-        )
-        t1 = time.time()
-        self.sandbox.heal()
-        self.tl.say("healed every region", t1)
-        self.tl.expect(self.all_up(t1), "every region marked up again")
-
-    def network_cut(self) -> None:
-        self.tl.head("the daemon's own network is cut: every probe times out or is reset")
-        # Start from a settled record: a write decided before the cut may still be landing.
-        configured = dict.fromkeys(REGIONS, 100)
-        wait_until(lambda: self.sandbox.records() == configured, self.patience)
-        before = self.sandbox.records()
-        t0 = time.time()
-        self.sandbox.break_all(Kind.HANG)
-        self.tl.say("injected hang into all three buckets (no HTTP answer from anywhere)", t0)
-        frozen = self.wait_event("writes_frozen", t0, lambda e: True, "writes frozen")
-        wait_until(lambda: False, (self.timings.fall + 2) * self.timings.interval)
-        assert self.daemon is not None  # noqa: S101 - set in start()
-        written = self.daemon.events(frozen.at, "weights_applied")
-        self.tl.expect(not written, "no Route 53 write while frozen")
-        self.tl.expect(self.show_records() == before, "Route 53 untouched")
-        t1 = time.time()
-        self.sandbox.heal()
-        self.tl.say("network restored", t1)
-        self.wait_event("writes_unfrozen", t1, lambda e: True, "writes unfrozen")
-        assert self.daemon is not None  # noqa: S101 - set in start()
-        # A round in which nothing answered says nothing about any origin: the blind
-        # spell must not have taken a region out, then or now.
-        wait_until(lambda: False, (self.timings.rise + 1) * self.timings.interval)
-        downs = self.daemon.events(t0, "origin_marked_down")
-        self.tl.expect(not downs, "no region marked down by the blind spell")
-        self.tl.expect(
-            self.show_records() == dict.fromkeys(REGIONS, 100), "every region still at 100"
-        )
-
-    def recovered(self) -> None:
-        self.tl.head("recovered")
-        since = time.time()
-        held = self.show_records()
-        self.tl.expect(held == dict.fromkeys(REGIONS, 100), "Route 53 holds 100 for every region")
-        self.show_dns()
-        assert self.edge is not None  # noqa: S101 - set in start()
-        edge = self.edge
-        ok = wait_until(
-            lambda: {h.region for h in edge.hits(since) if h.status == "200"} >= set(REGIONS),
-            max(self.patience, 15.0),
-        )
-        self.show_edge(since)
-        self.tl.expect(ok, "requests reach all three buckets again")
-        code, body = self._get("/metrics")
-        lines = [
-            line
-            for line in body.decode().splitlines()
-            if line.startswith("failover_origin_transitions_total")
-        ]
-        self.tl.expect(
-            code == 200 and bool(lines), f"metrics served at http://{self.listen}/metrics"
-        )
-        for line in lines:
-            self.tl.say(f"  {line}")
-
 
 def run(
     *,
@@ -421,12 +196,7 @@ def run(
         demo.start()
         if interactive:
             return _interactive(demo)
-        demo.steady()
-        for region, kind, what in SINGLE_FAULTS:
-            demo.one_down(region, kind, what)
-        demo.every_region_down()
-        demo.network_cut()
-        demo.recovered()
+        scenario.play(demo)
     except ScenarioError as e:
         demo.tl.say(f"scenario stopped: {e}")
     except KeyboardInterrupt:

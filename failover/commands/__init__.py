@@ -1,0 +1,1 @@
+"""The `failover` command's subcommands that live outside `cli.py`, one module per job."""
