@@ -2,7 +2,7 @@
 
 Run from the repository root: `python bench/scale.py` (about 4-5 minutes, bounded), or
 `python bench/scale.py --quick` (about 2-3 minutes). Every figure comes from the daemon's own
-code: the real `Daemon` (APScheduler, Runner, Prober, Route53Store, Metrics) probes a fast
+code: the real `Daemon` (its monotonic cadence, Runner, Prober, Route53Store, Metrics) probes a fast
 canary server on loopback (bench/s3stub.py, reached through AWS_ENDPOINT_URL_S3) and writes
 to an in-memory Route 53 that counts requests (bench/r53count.py). Each measurement runs in
 a subprocess of its own, so peak RSS is that of one size.
@@ -111,11 +111,10 @@ def render(registry: Any, times: int = 3) -> tuple[float, int]:
 # -- child: the whole daemon on its schedule ----------------------------------------------
 def child_daemon(args: argparse.Namespace) -> dict[str, Any]:
     """Run the real Daemon for `rounds` rounds; one region fails for the whole fleet midway."""
-    from apscheduler.events import EVENT_JOB_SUBMITTED
-
     from bench.variants import PROBERS, CounterMetrics
+    from failover import daemon as daemon_module
     from failover.aws.route53 import Route53Store
-    from failover.daemon import Daemon
+    from failover.daemon import Cadence, Daemon
     from failover.metrics import Metrics
 
     quiet_logs()
@@ -136,12 +135,18 @@ def child_daemon(args: argparse.Namespace) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     fail_at = args.rounds // 3  # the region fails before this round; fall=3 takes it out
     real_round = runner.run_round
+    # The round cadence is the first grid `Daemon.run` makes; a round starts on the latest
+    # tick that grid has passed, so its lateness is its start minus that tick.
+    grids: list[Cadence] = []
 
-    def on_submit(event: Any) -> None:
-        scheduled.append(event.scheduled_run_times[-1].timestamp())
+    class Grid(Cadence):
+        def __init__(self, interval: float, now: float) -> None:
+            super().__init__(interval, now)
+            grids.append(self)
 
     def timed_round() -> Any:
-        start = time.time()
+        start = time.monotonic()
+        scheduled.append(grids[0].next - grids[0].interval)
         n = len(rounds)
         if n == fail_at:
             stub_control(args.endpoint, "PUT", f"/_fail/-{FAILING_REGION}/")
@@ -166,7 +171,7 @@ def child_daemon(args: argparse.Namespace) -> dict[str, Any]:
         return report
 
     runner.run_round = timed_round  # type: ignore[method-assign]
-    daemon.scheduler.add_listener(on_submit, EVENT_JOB_SUBMITTED)
+    daemon_module.Cadence = Grid  # type: ignore[misc]
     limit = threading.Timer(args.rounds * args.interval * 3 + 60, daemon.stop.set)
     limit.daemon = True
     limit.start()

@@ -15,7 +15,7 @@ LEVELS = {
     "error": logging.ERROR,
 }
 
-# Libraries (botocore, urllib3, APScheduler…) speak from this level up; below it
+# Libraries (botocore, urllib3…) speak from this level up; below it
 # they are chatty enough to drown our own events.
 FOREIGN_LEVEL = logging.WARNING
 
