@@ -33,5 +33,9 @@ class OverrideError(FailoverError):
     """Overrides could not be read or written, or a request was refused."""
 
 
+class OverrideConflictError(OverrideError):
+    """Someone else changed the overrides between our read and our write."""
+
+
 class ProbeSetupError(FailoverError):
     """A probe could not even be prepared (credentials, endpoint resolution)."""

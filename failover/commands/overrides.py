@@ -15,7 +15,7 @@ from failover.commands.shared import EXIT_OK, EXIT_REFUSED, applied_weights, con
 from failover.core.policy import serving
 from failover.errors import FailoverError
 from failover.model import Action, Config, OriginKey, Override
-from failover.overrides import open_store
+from failover.overrides import Overrides, open_store, update
 
 
 def who() -> str:
@@ -48,21 +48,27 @@ def set_override(args: argparse.Namespace) -> int:
     config = config_of(args)
     key = _target(config, args)
     store = open_store(config.daemon.overrides)
-    current = store.load()
     new = Override(key, args.action, args.by, time.time(), args.reason)
-    proposed = {**current, key: new}
+    applied: dict[str, int] | None = None
     if args.action is Action.DRAIN and not args.force:
-        pool = config.pool(key.pool)
-        applied = applied_weights(config)[pool.name]
-        mine = {k.origin: v for k, v in proposed.items() if k.pool == pool.name}
-        if serving(pool, applied, mine) == 0:
-            print(
-                f"refused: draining {key} would leave pool {pool.name} with no serving origin "
-                "(the pool would fail open); use --force to drain anyway",
-                file=sys.stderr,
-            )
-            return EXIT_REFUSED
-    store.save(proposed)
+        applied = applied_weights(config)[key.pool]
+
+    def change(current: Overrides) -> Overrides | None:
+        proposed = {**current, key: new}
+        if applied is not None:
+            pool = config.pool(key.pool)
+            mine = {k.origin: v for k, v in proposed.items() if k.pool == pool.name}
+            if serving(pool, applied, mine) == 0:
+                return None  # judged against the overrides as they are now, on every attempt
+        return proposed
+
+    if update(store, change) is None:
+        print(
+            f"refused: draining {key} would leave pool {key.pool} with no serving origin "
+            "(the pool would fail open); use --force to drain anyway",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     _event("override_set", key, args.action.value, args.by, args.reason, store.location)
     print(
         f"{args.action.value} {key} set in {store.location}; the daemon applies it within one round"
@@ -74,13 +80,16 @@ def clear_override(args: argparse.Namespace) -> int:
     config = config_of(args)
     key = _target(config, args)
     store = open_store(config.daemon.overrides)
-    current = store.load()
-    held = current.get(key)
-    if held is None or held.action is not args.action:
+
+    def change(current: Overrides) -> Overrides | None:
+        held = current.get(key)
+        if held is None or held.action is not args.action:
+            return None
+        return {k: v for k, v in current.items() if k != key}
+
+    if update(store, change) is None:
         print(f"{key} has no {args.action.value} override; nothing to do")
         return EXIT_OK
-    del current[key]
-    store.save(current)
     _event("override_cleared", key, args.action.value, args.by, "", store.location)
     print(f"un{args.action.value} {key} saved in {store.location}")
     return EXIT_OK
