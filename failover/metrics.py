@@ -20,11 +20,14 @@ if TYPE_CHECKING:
 
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Route 53 says changes "generally propagate [...] within 60 seconds": buckets around it,
+# no finer than the few seconds between two polls of one change.
+PROPAGATION_BUCKETS = (5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 
 # Every label value the Route 53 store and the round report, so that each series
 # exists at 0 before its first event: `rate()` and `increase()` need a sample before
 # the first increment to see it at all.
-ROUTE53_OPERATIONS = ("ListResourceRecordSets", "ChangeResourceRecordSets")
+ROUTE53_OPERATIONS = ("ListResourceRecordSets", "ChangeResourceRecordSets", "GetChange")
 ROUTE53_OUTCOMES = (
     "ok",
     "throttled",
@@ -69,6 +72,12 @@ class Metrics:
             "failover_route53_change_seconds",
             "Time for Route 53 to accept a change batch.",
             buckets=CALL_BUCKETS,
+            registry=r,
+        )
+        self.propagation_seconds = Histogram(
+            "failover_route53_propagation_seconds",
+            "Time from Route 53 accepting a change to GetChange reporting it INSYNC.",
+            buckets=PROPAGATION_BUCKETS,
             registry=r,
         )
         # Absent until first set: a 0 would read as "57 years ago", not "never".

@@ -19,6 +19,7 @@ from failover.overrides import OverrideStore
 from failover.stages.emit import emit
 from failover.stages.observe import ObserveStage, Prober
 from failover.stages.overrides import OverridesStage
+from failover.stages.propagation import ChangeReader, PropagationStage
 from failover.stages.records import Reader, RecordsStage
 from failover.stages.report import RoundReport, new_change_id
 from failover.stages.write import Writer, WriteStage, absorb, planned
@@ -29,8 +30,8 @@ log = structlog.get_logger("failover")
 __all__ = ["RoundReport", "Runner", "Store", "new_change_id"]
 
 
-class Store(Reader, Writer, Protocol):
-    """Route 53 as the round sees it: read records, send compare-and-swap batches."""
+class Store(Reader, Writer, ChangeReader, Protocol):
+    """Route 53 as the round sees it: read records, send batches, follow them to INSYNC."""
 
 
 class Runner:
@@ -64,6 +65,7 @@ class Runner:
         self.reader = RecordsStage(store, background=background, clock=clock)
         self.writer = WriteStage(store, background=background, clock=clock)
         self.overrides = OverridesStage(overrides, background=background, clock=clock)
+        self.propagation = PropagationStage(store, background=background, clock=clock)
         self.desired: dict[str, Desired] = {}
         self.frozen = False
         self.last_round: float | None = None
@@ -82,7 +84,7 @@ class Runner:
 
     @store.setter
     def store(self, store: Store) -> None:
-        self.store_ = self.reader.reader = self.writer.store = store
+        self.store_ = self.reader.reader = self.writer.store = self.propagation.store = store
 
     @property
     def records(self) -> dict[str, Record]:
@@ -124,6 +126,7 @@ class Runner:
     def _round(self, report: RoundReport) -> None:
         cfg, m = self.config, self.metrics
         self._take_written(report)
+        emit(self.propagation.collect(), m)
         emit(self.reader.collect(cfg, self.clock()) + self.overrides.collect(), m)
         self.reader.start(cfg, self.clock(), self.writer.sending)
         self.overrides.start()
@@ -156,6 +159,8 @@ class Runner:
             if self.write:
                 self.writer.start(cfg, batches)
                 self._take_written(report)
+        if self.writer.lane.idle:  # a poll never competes with a write in flight
+            self.propagation.start(self.clock())
 
     def _take_written(self, report: RoundReport) -> None:
         outcome = self.writer.collect()
@@ -164,7 +169,7 @@ class Runner:
         for reason in outcome.failures:
             self.metrics.write_failures.labels(reason).inc()
         done = absorb(outcome, self.reader, self.config, self.wall())
-        emit(done.events, self.metrics)
+        emit(done.events + self.propagation.follow(outcome.landed), self.metrics)
         report.conflicts.extend(outcome.conflicts)
         report.applied.extend(done.applied)
         if done.last_change:

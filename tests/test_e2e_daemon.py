@@ -81,6 +81,27 @@ def test_a_region_fails_over_and_comes_back(daemon: Running) -> None:
     assert {e["change_id"] for e in applied} <= planned_ids
 
 
+def test_an_applied_change_is_followed_until_route53_reports_it_in_sync(
+    daemon: Running,
+) -> None:
+    drop_canary(daemon.buckets["eu-west-1"], "eu-west-1")
+
+    def applied() -> list[dict[str, object]]:
+        return [e for e in events(daemon.log) if e["event"] == "weights_applied"]
+
+    wait_for("weights_applied", lambda: bool(applied()))
+    change = applied()[0]
+
+    def in_sync() -> list[dict[str, object]]:
+        return [e for e in events(daemon.log) if e["event"] == "change_in_sync"]
+
+    wait_for("change_in_sync", lambda: bool(in_sync()))
+    assert in_sync()[0]["change_id"] == change["change_id"]
+    assert in_sync()[0]["route53_change"] == change["route53_change"]
+    metrics = get(daemon.port, "/metrics")[1].decode().splitlines()
+    assert "failover_route53_propagation_seconds_count 1.0" in metrics
+
+
 def test_every_region_failing_never_zeroes_the_record(daemon: Running) -> None:
     for region, bucket in daemon.buckets.items():
         drop_canary(bucket, region)

@@ -75,6 +75,23 @@ class RateLimiter:
             self._sleep(wait)
         return wait
 
+    def try_acquire(self) -> bool:
+        """Take one token for a call of the lowest priority, only from a full bucket.
+
+        Never waits. A full bucket means no read or write is waiting for a token and
+        none has been sent for the last burst's worth of time; taking one leaves the
+        next read or write `burst - 1` tokens, as any earlier call would have. When the
+        bucket is not full the caller simply tries again at its next turn.
+        """
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens < self.burst:
+                return False
+            self._tokens -= 1
+            return True
+
 
 @dataclass(frozen=True)
 class Record:
@@ -241,6 +258,36 @@ class Route53Store:
             {"HostedZoneId": zone_id, "ChangeBatch": {"Comment": comment[:256], "Changes": batch}},
         )
         return str(resp["ChangeInfo"]["Id"]).rsplit("/", 1)[-1]
+
+    # -- following a change -------------------------------------------------------
+    def change_status(self, change_id: str) -> str | None:
+        """GetChange, once, at the lowest priority: None when no token is free now.
+
+        "Returns the current status of a change batch request. [...] PENDING indicates
+        that the changes in this request have not propagated to all Amazon Route 53 DNS
+        servers managing the hosted zone. This is the initial status of all change batch
+        requests. INSYNC indicates that the changes have propagated to all Route 53 DNS
+        servers managing the hosted zone." (Route 53 API reference, GetChange.) No retry
+        and no backoff: a failed poll is simply made again at its next turn.
+        """
+        if not self.limiter.try_acquire():
+            return None
+        started = self._clock()
+        try:
+            resp = self.client.get_change(Id=change_id)
+        except botocore.exceptions.ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", "Unknown"))
+            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            self.observer.route53_request(
+                "GetChange", _outcome(code, status), self._clock() - started
+            )
+            message = str(e.response.get("Error", {}).get("Message", ""))
+            raise Route53Error(f"GetChange: {code}: {message}") from e
+        except (botocore.exceptions.BotoCoreError, OSError) as e:
+            self.observer.route53_request("GetChange", "error", self._clock() - started)
+            raise Route53Error(f"GetChange: {type(e).__name__}: {e}") from e
+        self.observer.route53_request("GetChange", "ok", self._clock() - started)
+        return str(resp["ChangeInfo"]["Status"])
 
     # -- plumbing -----------------------------------------------------------------
     def _call(self, operation: str, fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:

@@ -154,6 +154,10 @@ class FakeRoute53:
             raise botocore.exceptions.ReadTimeoutError(endpoint_url=ENDPOINT)
         return reply
 
+    def get_change(self, **kw: Any) -> dict[str, Any]:
+        """GetChange, without faults: following a change decides nothing."""
+        return self.client.get_change(**kw)
+
     # -- rules -------------------------------------------------------------------------
     def _fault(self, op: str) -> str | None:
         fault = self.fault(op)

@@ -22,3 +22,5 @@ def emit(said: Iterable[Event], metrics: Metrics) -> None:
             metrics.transition(f["pool"], f["origin"], State(f["was"]), State(f["to"]))
         elif e.name == "writes_refused":
             metrics.writes_refused.labels(f["pool"]).inc()
+        elif e.name == "change_in_sync":
+            metrics.propagation_seconds.observe(f["seconds"])

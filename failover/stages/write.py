@@ -33,6 +33,7 @@ class Landed:
     change_id: str
     route53_change: str
     changes: tuple[Change, ...]
+    accepted: float  # the writer's monotonic clock when Route 53 accepted it
 
 
 @dataclass
@@ -52,6 +53,7 @@ class WriteStage:
 
     def __init__(self, store: Writer, *, background: bool, clock: Callable[[], float]) -> None:
         self.store = store
+        self.clock = clock
         self.lane: Lane[Outcome] = Lane("route53-write", background=background, clock=clock)
         self.sending: frozenset[OriginKey] = frozenset()
 
@@ -124,7 +126,7 @@ class WriteStage:
             )
             out.in_doubt.extend((change_id, c) for c in batch.changes)  # it may have landed
             return
-        out.landed.append(Landed(change_id, r53_id, batch.changes))
+        out.landed.append(Landed(change_id, r53_id, batch.changes, self.clock()))
 
     def _after_conflict(self, config: Config, batch: Batch, change_id: str, out: Outcome) -> None:
         """Re-read, resend once what still matches; the rest is re-decided next round."""
@@ -145,7 +147,7 @@ class WriteStage:
         out.events.extend(decided.events)
         out.conflicts.extend(decided.lost)
         if decided.already:
-            out.landed.append(Landed(change_id, "already-applied", decided.already))
+            out.landed.append(Landed(change_id, "already-applied", decided.already, self.clock()))
         if decided.resend is not None:
             self._send(config, decided.resend, f"{change_id}r", out, retry=False)
 
