@@ -19,6 +19,7 @@ from failover.model import (
     Outcome,
     Override,
     ProbeResult,
+    State,
 )
 from failover.overrides import FileStore
 from failover.round import Runner
@@ -340,3 +341,34 @@ def test_operator_overrides_are_logged_when_the_daemon_takes_them(world: World) 
     with capture_logs() as logs:
         world.rounds(1)
     assert "override_removed" in {e["event"] for e in logs}
+
+
+def test_a_reload_that_moves_an_origin_to_another_region_gives_the_new_endpoint_no_weight_unprobed(
+    world: World,
+) -> None:
+    """Same bucket name, another Region: another bucket, so health earned before counts for nothing."""
+    world.rounds(3)
+    moved = dataclasses.replace(POOL.origins[0], region="eu-central-1")
+    pool = dataclasses.replace(POOL, zone_id=world.zone.id, origins=(moved, *POOL.origins[1:]))
+    world.runner.reconfigure(make_config(pool))
+    world.prober.set(Outcome.HTTP_404, A)  # nothing replicated to the new Region yet
+    world.rounds(1)
+    held = world.zone.store.read(world.zone.id, [POOL.record])[POOL.record].sets[A]
+    assert not (held.values == (moved.endpoint,) and held.weight > 0), held
+
+
+def test_a_reload_that_points_an_origin_at_another_canary_makes_it_earn_its_health_again(
+    world: World,
+) -> None:
+    """Same bucket and Region, another canary object: `rise` answers of the new one, from unknown."""
+    world.rounds(3)
+    assert world.runner.snapshot().pools[0].origins[0].state is State.UP
+    moved = dataclasses.replace(POOL.origins[0], canary="_failover/other-canary.json")
+    pool = dataclasses.replace(POOL, zone_id=world.zone.id, origins=(moved, *POOL.origins[1:]))
+    world.runner.reconfigure(make_config(pool))
+    states = []
+    for _ in range(H.rise):
+        world.rounds(1)
+        states.append(world.runner.snapshot().pools[0].origins[0].state)
+    assert states == [State.UNKNOWN] * (H.rise - 1) + [State.UP]
+    assert world.weights() == ALL  # nothing to write: it kept its weight while unknown

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from failover.aws.route53 import Route53Store, _to_rrset
-from failover.core import evidence, health, policy
-from failover.model import Change, Desired, Guard, Health, Override, Pool
+from failover.core import evidence, health, plan, policy, records
+from failover.core.events import Event
+from failover.model import Change, Config, Desired, Guard, Health, Override, Pool
 
 
 def _no_fail_open(real: Callable[..., Desired]) -> Callable[..., Desired]:
@@ -53,18 +54,75 @@ def _upsert_change(
     return str(resp["ChangeInfo"]["Id"]).rsplit("/", 1)[-1]
 
 
+def _blind_counted(real: Callable[..., tuple[Health, list[Event]]]) -> Callable[..., Any]:
+    def observe(*args: Any, blind: bool) -> tuple[Health, list[Event]]:
+        return real(*args, blind=False)
+
+    return observe
+
+
+def _raises_not_held(real: Callable[..., plan.PoolPlan]) -> Callable[..., plan.PoolPlan]:
+    def plan_pool(*args: Any, overrides_known: bool, **kw: Any) -> plan.PoolPlan:
+        return real(*args, overrides_known=True, **kw)
+
+    return plan_pool
+
+
+def _ungated_resend(
+    config: Config, batch: plan.Batch, fresh: Mapping[str, plan.Sets], change_id: str
+) -> plan.AfterConflict:
+    already = [c for c in batch.changes if fresh[c.pool].get(c.new.set_id) == c.new]
+    resend = [c for c in batch.changes if fresh[c.pool].get(c.new.set_id) == c.old]
+    lost = [c for c in batch.changes if c not in already and c not in resend]
+    pinned = [
+        g
+        for name in sorted({c.pool for c in resend})
+        for g in plan.guards(config.pool(name), fresh[name], [c for c in resend if c.pool == name])
+    ]
+    again = plan.Batch(batch.zone_id, tuple(resend), tuple(pinned)) if resend else None
+    return plan.AfterConflict(tuple(already), again, tuple(lost), ())
+
+
+def _unsettled_ignored(real: Callable[..., records.Read]) -> Callable[..., records.Read]:
+    def absorb(
+        pool: Pool, before: plan.Sets | None, after: plan.Sets, unsettled: object, **kw: Any
+    ) -> records.Read:
+        return real(pool, before, after, {}, **kw)
+
+    return absorb
+
+
+# Mutants the simulation does not catch, and the deterministic test that does. A change
+# whose answer was lost is planned again the next round: its compare-and-swap conflicts,
+# the re-read finds it already applied and logs it under the new change id, which the
+# oracle accepts as a late log. Only the settling of the lost answer logs it under its
+# own id, and nothing the oracle sees tells the two apart.
+CAUGHT_ELSEWHERE = {
+    "lost_answer_never_settled": "tests/sim/test_regressions.py::"
+    "test_a_change_whose_answer_was_lost_is_still_logged_as_applied",
+}
+
 # The faults each mutant needs to be exercised, and the simulated hours that suffice.
 MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "fail_open_disabled": (None, 60.0),
     "hold_down_ignored": (None, 60.0),
     "freeze_ignored": (("outage", "cutoff"), 60.0),
     "cas_replaced_by_upsert": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
+    "blind_rounds_counted": (("cutoff", "partial"), 30.0),
+    "raises_not_held": (("overrides_down",), 15.0),
+    "resend_ungated": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
+    "guard_dropped": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
 }
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",
     "hold_down_ignored": "an origin comes back as soon as it has `rise` successes",
     "freeze_ignored": "a blind prober never freezes writes",
     "cas_replaced_by_upsert": "changes are written as UPSERT, last writer wins",
+    "blind_rounds_counted": "a failure in a round where nothing answered counts as evidence",
+    "raises_not_held": "weights are raised before the overrides were ever read",
+    "resend_ungated": "a conflicting batch is resent without the gate",
+    "lost_answer_never_settled": "a change whose answer was lost is never settled nor logged",
+    "guard_dropped": "a batch that lowers weights carries no guard of the serving set",
 }
 
 
@@ -85,6 +143,16 @@ def mutant(name: str) -> Iterator[None]:
         patch(evidence, "blind", lambda results: False)
     elif name == "cas_replaced_by_upsert":
         patch(Route53Store, "change", _upsert_change)
+    elif name == "blind_rounds_counted":
+        patch(health, "observe", _blind_counted(health.observe))
+    elif name == "raises_not_held":
+        patch(plan, "plan_pool", _raises_not_held(plan.plan_pool))
+    elif name == "resend_ungated":
+        patch(plan, "after_conflict", _ungated_resend)
+    elif name == "lost_answer_never_settled":
+        patch(records, "absorb", _unsettled_ignored(records.absorb))
+    elif name == "guard_dropped":
+        patch(plan, "guards", lambda pool, current, changes: [])
     else:
         raise KeyError(name)
     try:

@@ -26,6 +26,10 @@ INVARIANTS = {
     "fails_open_with_configured_weights": "a pool whose origins all fail keeps its configured weights",
     "healthy_never_taken_out": "an origin that keeps answering healthily is never taken out unless drained",
     "hold_down_respected": "no origin comes back into service before its hold-down",
+    "taken_out_on_evidence": "an origin is taken out for being down only after `fall` "
+    "failed probes in a row that count (a round in which nothing answered counts for nothing)",
+    "drain_kept_unread": "a drained origin is never raised by a daemon that could not read "
+    "the overrides since it started",
     "retries_visible": "Route 53 refusals show in metrics as well as in logs",
     "every_change_logged": "every change Route 53 accepted has its weights_applied event",
     "round_never_raises": "nothing raises out of a round",
@@ -79,6 +83,7 @@ class RoundFacts:
     dry_run: bool
     metrics: Metrics
     unread: frozenset[str] = frozenset()  # pools whose record the daemon has never read
+    overrides_unread: bool = False  # no read of the overrides store succeeded for this daemon
 
 
 @dataclass
@@ -135,10 +140,11 @@ class Oracle:
                 self._fail("retries_visible", now, f"{sorted(events & TROUBLE)} but no metric")
             self._refusals = refusals
         self._observe(report.results, now, blind=frozen, unread=f.unread)
-        self._check_applied(report, f.overrides, now)
+        self._check_applied(report, f.overrides, now, f.overrides_unread)
         exempt = frozen or f.dry_run or trouble
         self._check_down(report, f.overrides, now, exempt, mine)
-        self._check_failed_open(report, now, exempt)
+        # Raises wait until the overrides are read: a pool cannot fail open before.
+        self._check_failed_open(report, now, exempt or f.overrides_unread)
 
     def _check_logged(
         self, mine: Sequence[Written], events: Iterable[Mapping[str, Any]], now: float
@@ -210,7 +216,11 @@ class Oracle:
                 t.out, t.down_at = True, now
 
     def _check_applied(
-        self, report: RoundReport, overrides: Mapping[OriginKey, Override], now: float
+        self,
+        report: RoundReport,
+        overrides: Mapping[OriginKey, Override],
+        now: float,
+        overrides_unread: bool = False,
     ) -> None:
         interval = self.config.daemon.interval
         for c in report.applied:
@@ -220,11 +230,26 @@ class Oracle:
                 continue
             t = self.tracks[key]
             was = None if c.old is None else c.old.weight
+            ov = overrides.get(key)
+            drained = ov is not None and ov.action is Action.DRAIN
+            if overrides_unread and drained and c.new.weight > (was or 0):
+                self._fail(
+                    "drain_kept_unread",
+                    now,
+                    f"{key} raised {was} -> {c.new.weight} ({c.reason}) while drained, "
+                    "the overrides never read",
+                )
+            if c.new.weight == 0 and (was is None or was > 0) and c.reason == "down" and not t.out:
+                # The oracle's own count: `out` is set once `fall` counted failures ran.
+                self._fail(
+                    "taken_out_on_evidence",
+                    now,
+                    f"{key} set to 0 as down after {t.streak} counted failures "
+                    f"(fall {o.health.fall})",
+                )
             if c.new.weight == 0 and (was is None or was > 0):
-                ov = overrides.get(key)
                 window = o.health.hold_down_max + (o.health.rise + 2) * interval
                 recent = t.last_failure is not None and now - t.last_failure <= window
-                drained = ov is not None and ov.action is Action.DRAIN
                 if not recent and not drained:
                     self._fail(
                         "healthy_never_taken_out",

@@ -102,7 +102,10 @@ class Simulation:
         owned = {p.record: {o.id for o in p.origins} for p in self.config.pools}
         self.r53 = FakeRoute53(self.clock, Route53Faults(lambda: self.active, self.rng), owned)
         self.prober = SimProber(self.clock, lambda: self.active, self.rng)
-        self.overrides = MemoryOverrides()
+        self.overrides = MemoryOverrides(
+            lambda: any(f.kind == "overrides_down" for f in self.active)
+        )
+        self.served_at_start = 0  # the store's good reads when this daemon started
         self.result = Result(seed, hours)
         self._ids = 0
         self._seed_route53()
@@ -200,6 +203,7 @@ class Simulation:
                         overrides=self.overrides.current,
                         dry_run=dry_run,
                         metrics=self.metrics,
+                        overrides_unread=self.overrides.served == self.served_at_start,
                         unread=frozenset(
                             p.name for p in self.config.pools if p.name not in self.runner.records
                         ),
@@ -218,6 +222,7 @@ class Simulation:
             return f.kind in WINDOW_KINDS
         if f.kind == "restart":
             self.runner, self.metrics, _ = self._new_runner()
+            self.served_at_start = self.overrides.served
             self.oracle.restarted()
             return True  # the new daemon needs its dry-run setting again
         ((pool_name, origin_id),) = f.origins

@@ -16,6 +16,7 @@ FAILING = tuple(o for o in Outcome if not o.healthy)
 PROBE_KINDS = ("outage", "partial", "flap", "slow", "stale", "cutoff")
 ROUTE53_KINDS = ("throttle", "busy", "r53_timeout", "lost_response", "r53_down")
 WINDOW_KINDS = ("drain", "pin", "dry_run")
+STORE_KINDS = ("overrides_down",)
 INSTANT_KINDS = ("human_edit", "human_delete", "restart")
 KIND_WEIGHTS = {
     "outage": 6,
@@ -35,6 +36,7 @@ KIND_WEIGHTS = {
     "human_edit": 2,
     "human_delete": 1,
     "restart": 1,
+    "overrides_down": 1,
 }
 DESCRIPTIONS = {
     "outage": "regional outage, one probe outcome for every bucket of the region",
@@ -54,6 +56,8 @@ DESCRIPTIONS = {
     "human_edit": "a human changes a weight by hand",
     "human_delete": "a human deletes a weighted set",
     "restart": "the daemon is killed and restarted",
+    "overrides_down": "the overrides store refuses reads; the daemon restarts meanwhile, "
+    "with a drain in force",
 }
 
 
@@ -184,11 +188,30 @@ def generate(
                     frozenset({rng.choice(sorted(target.origins))}),
                     weight=fault.weight,
                 )
+            if kind == "overrides_down":
+                episode.extend(_unreadable_drain(rng, fault, origins))
             episode.append(fault)
         scenario.faults.extend(episode)
         t += length + _log_uniform(rng, 60.0, 2 * 3600.0)
     scenario.faults.sort(key=lambda f: f.start)
     return scenario
+
+
+def _unreadable_drain(rng: random.Random, window: Fault, origins: list[Origin]) -> list[Fault]:
+    """What makes a store that refuses reads dangerous: a drain the new daemon cannot read.
+
+    The drain is in force (and written) before the store goes down and outlasts it;
+    the daemon restarts early in the window, so its first rounds know no overrides.
+    """
+    one = rng.choice(origins)
+    drain = Fault(
+        "drain",
+        max(0.0, window.start - rng.uniform(60.0, 300.0)),
+        window.end + rng.uniform(30.0, 300.0),
+        frozenset({(one.pool, one.id)}),
+    )
+    restart = window.start + rng.uniform(0.0, 60.0)
+    return [drain, Fault("restart", restart, restart)]
 
 
 def _fault(
@@ -240,6 +263,9 @@ def _fault(
         return Fault(kind, start, end, frozenset({(one.pool, one.id)}))
     if kind == "dry_run":
         return Fault(kind, start, end)
+    if kind == "overrides_down":
+        # Long enough for a drained origin to pass its hold-down and `rise` probes.
+        return Fault(kind, start, start + rng.uniform(180.0, 1200.0))
     if kind in ("human_edit", "human_delete"):
         return Fault(
             kind, start, start, frozenset({(one.pool, one.id)}), weight=rng.randint(0, 255)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 
+from failover.errors import OverrideError
 from failover.model import Origin, OriginKey, Outcome, Override, ProbeResult
 from failover.sim.scenario import Fault
 
@@ -157,14 +158,22 @@ class Route53Faults:
 
 
 class MemoryOverrides:
-    """Overrides as the CLI would leave them in the shared store, kept in memory."""
+    """Overrides as the CLI would leave them in the shared store, kept in memory.
+
+    While `refusing()` is true every read fails; `served` counts the reads that did not.
+    """
 
     location = "memory://overrides"
 
-    def __init__(self) -> None:
+    def __init__(self, refusing: Callable[[], bool] = lambda: False) -> None:
         self.current: dict[OriginKey, Override] = {}
+        self.refusing = refusing
+        self.served = 0
 
     def load(self) -> dict[OriginKey, Override]:
+        if self.refusing():
+            raise OverrideError(f"{self.location}: the store refused the read")
+        self.served += 1
         return dict(self.current)
 
     def save(self, overrides: Mapping[OriginKey, Override]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
@@ -17,6 +18,7 @@ from failover.metrics import Metrics
 from failover.model import HealthSettings, Outcome
 from failover.overrides import FileStore
 from failover.round import Runner
+from failover.sim.mutants import mutant
 from failover.sim.route53 import FakeRoute53
 from failover.sim.world import SimClock
 from tests.conftest import Zone
@@ -149,17 +151,9 @@ class LostAnswer:
         return None
 
 
-def test_a_change_whose_answer_was_lost_is_still_logged_as_applied(tmp_path: Path) -> None:
-    """Every applied change has its log event (weights_applied, with its change id).
-
-    Route 53 applies the change taking A out, but the answer is lost; the store retries,
-    the retry conflicts (the change is already there), and the re-read that would show it
-    fails. The round forgets the change. While Route 53 throttles the next writes, the
-    next resync finds A at 0 and logs `drift_detected` — as if a human had done it — and,
-    since 0 is what policy wants, nothing is ever logged as applied: the log and Route 53's
-    change history (comment `failover <change_id>`) disagree. The round should remember
-    batches whose fate is unknown and settle them when it next reads the record.
-    """
+def lost_answer(tmp_path: Path) -> tuple[int | None, list[Any], list[Any]]:
+    """Eight rounds with A failing while Route 53 loses the answer to the change taking it
+    out: A's weight in Route 53 then, the changes logged as applied, and the drift found."""
     clock = SimClock()
     r53 = FakeRoute53(clock, LostAnswer())
     r53.create_zone("ZFAKE", "example.com")
@@ -203,7 +197,33 @@ def test_a_change_whose_answer_was_lost_is_still_logged_as_applied(tmp_path: Pat
         for n in range(8):
             clock.t = max(clock.t, start + n)
             assert runner.run_round().error == ""
-    assert r53.weight("ZFAKE", pool.record, A) == 0  # Route 53 took A out in round 3
     applied = [c for e in logs if e["event"] == "weights_applied" for c in e["changes"]]
     drift = [e for e in logs if e["event"] == "drift_detected"]
+    return r53.weight("ZFAKE", pool.record, A), applied, drift
+
+
+def test_a_change_whose_answer_was_lost_is_still_logged_as_applied(tmp_path: Path) -> None:
+    """Every applied change has its log event (weights_applied, with its change id).
+
+    Route 53 applies the change taking A out, but the answer is lost; the store retries,
+    the retry conflicts (the change is already there), and the re-read that would show it
+    fails. The round forgets the change. While Route 53 throttles the next writes, the
+    next resync finds A at 0 and logs `drift_detected` — as if a human had done it — and,
+    since 0 is what policy wants, nothing is ever logged as applied: the log and Route 53's
+    change history (comment `failover <change_id>`) disagree. The round should remember
+    batches whose fate is unknown and settle them when it next reads the record.
+    """
+    weight, applied, drift = lost_answer(tmp_path)
+    assert weight == 0  # Route 53 took A out in round 3
     assert any(c["origin"] == A and c["to"] == 0 for c in applied), drift
+
+
+def test_a_core_that_never_settles_a_lost_answer_fails_the_lost_answer_check(
+    tmp_path: Path,
+) -> None:
+    """The simulation cannot tell this broken core from the real one (see CAUGHT_ELSEWHERE):
+    this check must, or nothing guards the rule."""
+    with mutant("lost_answer_never_settled"):
+        weight, applied, _ = lost_answer(tmp_path)
+    assert weight == 0
+    assert not any(c["origin"] == A and c["to"] == 0 for c in applied), applied
