@@ -23,6 +23,7 @@ from failover.config_schema import (
     ORIGIN_TABLES,
     POOL,
     POOL_TABLES,
+    ROUTERS,
     TOP_KEYS,
     Field,
     show,
@@ -193,6 +194,12 @@ def _pool(
             problems.add(f"{at}.id", f"{show(oid)} is also origins[{ids[oid]}]'s id")
         elif oid is not None:
             ids[oid] = i
+        region = ovalues.get("region")
+        if values.get("router", ROUTERS[0]) == "lambda-edge" and region is not None:
+            why = names.edge_region_reason(region)
+            if why is not None:
+                problems.add(f"{at}.region", f"{show(region)} {why} (pool router)")
+                obad.add("region")
         if not obad:
             ovalues.setdefault("weight", DEFAULT_WEIGHT)
             ovalues.setdefault("canary", DEFAULT_CANARY)
@@ -219,6 +226,7 @@ def _pool(
         ttl=values.get("ttl", DEFAULT_TTL),
         origins=tuple(origins),
         canary_source=source,
+        router=values.get("router", ROUTERS[0]),
     )
     return pool, values
 
