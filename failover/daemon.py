@@ -16,6 +16,7 @@ import botocore.config
 import structlog
 
 from failover import canary, logs
+from failover.aws import audit
 from failover.aws.probe import Prober
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.errors import ConfigError, FailoverError
@@ -142,6 +143,8 @@ class Daemon:
         self.config = config
         self.reload_config = reload
         self.session = session or boto3.Session()
+        if audit.enable():  # FAILOVER_AWS_AUDIT: record every AWS operation (tests, audits)
+            audit.watch(self.session)
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.stop = threading.Event()
