@@ -16,9 +16,16 @@ from typing import Any
 
 import yaml
 
+from edge_router import settings as edge_settings
+
 TEMPLATE_DIR = Path(__file__).parent / "cloudformation"
 MAX_WEIGHT = 255
 EDGE_MAX_TIMEOUT = 30  # seconds, origin-request trigger
+EDGE_REGION = "us-east-1"  # Lambda@Edge functions are created there only
+# The router's DNS lookup (bounded as a whole by settings.json's timeout) may take at most
+# this share of the function's timeout: the rest is cold start and the handler, and a
+# Lambda timeout is a 5xx to the viewer (FACTS.md, Lambda@Edge).
+EDGE_DNS_SHARE = 1 / 3
 EDGE_RUNTIME = "python3.13"
 EDGE_PRINCIPALS = frozenset({"lambda.amazonaws.com", "edgelambda.amazonaws.com"})
 REGION_LITERAL = re.compile(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-\d\b")
@@ -240,11 +247,132 @@ def check_region_neutral(template: Template, name: str) -> list[Problem]:
     return [Problem(name, "Resources", f"hard-coded region {r}") for r in found]
 
 
+def _least(template: Template, value: Any) -> float | None:
+    """The smallest value a literal or a Ref to a numeric parameter can take, or None."""
+    literal = _int(value)
+    if literal is not None:
+        return float(literal)
+    param = _parameter(template, value)
+    if param is None:
+        return None
+    allowed = [_int(v) for v in param.get("AllowedValues") or []]
+    candidates = [v for v in (*allowed, _int(param.get("MinValue"))) if v is not None]
+    if not candidates and _int(param.get("Default")) is not None:
+        candidates = [_int(param.get("Default")) or 0]
+    return float(min(candidates)) if candidates else None
+
+
+def check_edge_dns_timeout(template: Template, name: str) -> list[Problem]:
+    """The router's DNS timeout (settings.json) is well under each edge function's Timeout."""
+    functions = dict(_resources(template, "AWS::Lambda::Function"))
+    edge = sorted(_edge_functions(template))
+    if not edge:
+        return []
+    dns = edge_settings.load().timeout
+    problems: list[Problem] = []
+    for fname in edge:
+        props = functions.get(fname) or {}
+        # AWS Lambda's default timeout is 3 seconds when none is set.
+        timeout = _least(template, props.get("Timeout", 3))
+        if timeout is None:
+            problems.append(Problem(name, fname, "Timeout cannot be read; cannot check DNS"))
+        elif dns > timeout * EDGE_DNS_SHARE:
+            problems.append(
+                Problem(
+                    name,
+                    fname,
+                    f"the router's DNS timeout ({dns:g} s, settings.json) must be at most "
+                    f"{EDGE_DNS_SHARE:.2g} of the function's Timeout ({timeout:g} s): a "
+                    "function timeout is a 5xx to the viewer",
+                )
+            )
+    return problems
+
+
+def check_edge_region_rule(template: Template, name: str) -> list[Problem]:
+    """A template with edge functions refuses, in its Rules, every Region but us-east-1."""
+    if not _edge_functions(template):
+        return []
+    for region in ("eu-west-1", "us-west-2", "ap-southeast-4"):
+        if not rule_failures(template, _defaults(template), region):
+            return [
+                Problem(
+                    name,
+                    "Rules",
+                    f"the stack deploys in {region}; Lambda@Edge needs {EDGE_REGION} "
+                    "(add a rule asserting AWS::Region)",
+                )
+            ]
+    return []
+
+
+# ---- Rules, evaluated as CloudFormation would before making anything -----------------------
+
+
+def _defaults(template: Template) -> dict[str, Any]:
+    params = template.get("Parameters") or {}
+    values: dict[str, Any] = {
+        k: str(v["Default"]) for k, v in params.items() if isinstance(v, dict) and "Default" in v
+    }
+    values["_lists"] = tuple(
+        k for k, v in params.items() if isinstance(v, dict) and "List" in str(v.get("Type"))
+    )
+    return values
+
+
+def _rule_value(fn: Any, params: Mapping[str, Any], region: str) -> Any:
+    """Evaluate rule functions (And, Or, Not, Equals, Contains, Join, Ref) as strings/lists."""
+    if isinstance(fn, list):
+        return [_rule_value(v, params, region) for v in fn]
+    if not isinstance(fn, dict):
+        return str(fn)
+    if set(fn) == {"Ref"}:
+        if fn["Ref"] == "AWS::Region":
+            return region
+        value = params[fn["Ref"]]
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return str(value).split(",") if fn["Ref"] in params.get("_lists", ()) else str(value)
+    ((op, args),) = fn.items()
+    values = [_rule_value(a, params, region) for a in args]
+    if op == "Fn::And":
+        return all(values)
+    if op == "Fn::Or":
+        return any(values)
+    if op == "Fn::Not":
+        return not values[0]
+    if op == "Fn::Equals":
+        return values[0] == values[1]
+    if op == "Fn::Contains":
+        return values[1] in values[0]
+    if op == "Fn::Join":
+        return str(values[0]).join(values[1])
+    raise TemplateError(f"rule function {op} is not evaluated here")
+
+
+def rule_failures(template: Template, params: Mapping[str, Any], region: str) -> list[str]:
+    """AssertDescriptions of the Rules a stack with `params` in `region` would fail."""
+    params = {**_defaults(template), **params}
+    failed: list[str] = []
+    for rule in (template.get("Rules") or {}).values():
+        condition = rule.get("RuleCondition")
+        if condition is not None and not _rule_value(condition, params, region):
+            continue
+        failed.extend(
+            str(a.get("AssertDescription", "")).strip()
+            for a in rule.get("Assertions") or []
+            if not _rule_value(a["Assert"], params, region)
+        )
+    return failed
+
+
 CHECKS = (
     check_weighted_records,
     check_edge_functions,
     check_versioned_associations,
     check_region_neutral,
+    check_edge_dns_timeout,
+    check_edge_region_rule,
 )
 
 

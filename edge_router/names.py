@@ -177,6 +177,61 @@ def region_problem(region: str) -> str | None:
     return None if why is None else f"{quote(region)} is not a usable AWS Region ({why})"
 
 
+# ---- Regions the Lambda@Edge router can reach ---------------------------------------------
+
+# The router sends each request to the bucket a TXT record names, signed by the distribution's
+# origin access identity. AWS, CloudFront Developer Guide, "Restrict access to an Amazon S3
+# origin": OAC is recommended because it supports "All Amazon S3 buckets in all AWS Regions,
+# including opt-in Regions launched after December 2022 [...] Origin access identity (OAI)
+# doesn't support these features or it requires extra workarounds in these scenarios." And
+# the same page: "OAC doesn't support origin redirect by using Lambda@Edge." So the router
+# (an origin redirect by Lambda@Edge, signed with an OAI) reaches only buckets in Regions
+# launched by December 2022: these. Any other Region, including one launched tomorrow, is
+# refused for it, so a new Region is refused until someone checks it and adds it here.
+OAI_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "me-central-1",
+        "me-south-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    }
+)
+
+
+def edge_region_reason(region: str) -> str | None:
+    """Why the Lambda@Edge router cannot send requests to a bucket in `region`, or None."""
+    why = region_reason(region)
+    if why is not None or region in OAI_REGIONS:
+        return why
+    return (
+        "launched after December 2022: an origin access identity does not reach its buckets "
+        "without workarounds, and origin access control cannot sign a Lambda@Edge origin "
+        "redirect, so the Lambda@Edge router cannot use it"
+    )
+
+
 # ---- S3 regional endpoints ----------------------------------------------------------------
 
 

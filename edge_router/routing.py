@@ -30,8 +30,8 @@ class Refusal:
 
 
 def valid_region(region: str) -> bool:
-    """Whether `region` is a Region of the aws partition, the only one CloudFront can reach."""
-    return names.region_reason(region) is None
+    """Whether `region` is a Region of the aws partition whose buckets this router can reach."""
+    return names.edge_region_reason(region) is None
 
 
 def bucket_problem(bucket: str) -> str | None:
@@ -48,7 +48,7 @@ def parse_endpoint(value: str) -> Endpoint | Refusal:
     if parts is None:
         return Refusal(value, "not an S3 regional endpoint")
     bucket, region = parts
-    why = names.region_reason(region)
+    why = names.edge_region_reason(region)
     if why is not None:
         return Refusal(value, f"not a valid region: {region!r} ({why})")
     problem = names.bucket_problem(bucket)

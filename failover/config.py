@@ -23,6 +23,7 @@ from failover.config_schema import (
     ORIGIN_TABLES,
     POOL,
     POOL_TABLES,
+    ROUTERS,
     TOP_KEYS,
     Field,
     show,
@@ -193,6 +194,12 @@ def _pool(
             problems.add(f"{at}.id", f"{show(oid)} is also origins[{ids[oid]}]'s id")
         elif oid is not None:
             ids[oid] = i
+        region = ovalues.get("region")
+        if values.get("router", ROUTERS[0]) == "lambda-edge" and region is not None:
+            why = names.edge_region_reason(region)
+            if why is not None:
+                problems.add(f"{at}.region", f"{show(region)} {why} (pool router)")
+                obad.add("region")
         if not obad:
             ovalues.setdefault("weight", DEFAULT_WEIGHT)
             ovalues.setdefault("canary", DEFAULT_CANARY)
@@ -219,6 +226,7 @@ def _pool(
         ttl=values.get("ttl", DEFAULT_TTL),
         origins=tuple(origins),
         canary_source=source,
+        router=values.get("router", ROUTERS[0]),
     )
     return pool, values
 
@@ -298,12 +306,43 @@ def parse(text: str, source: str = "<config>") -> Config:
     return config
 
 
+def read_s3(url: str) -> bytes:
+    """The bytes of s3://BUCKET/KEY: a config larger than an SSM parameter holds (4 KB or 8 KB).
+
+    Read with s3:GetObject, once at start and on each reload, bounded: 3 s to connect, 10 s
+    to read, 2 attempts.
+    """
+    import boto3  # noqa: PLC0415 - only an S3 config needs the SDK here
+    import botocore.config  # noqa: PLC0415
+    import botocore.exceptions  # noqa: PLC0415
+
+    from failover.aws import audit  # noqa: PLC0415
+
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise ConfigError([f"{url}: an S3 config is s3://BUCKET/KEY"])
+    session = boto3.Session()
+    if audit.enable():
+        audit.watch(session)
+    cfg = botocore.config.Config(
+        connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"}
+    )
+    try:
+        body = session.client("s3", config=cfg).get_object(Bucket=bucket, Key=key)["Body"]
+        return bytes(body.read())
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        raise ConfigError([f"{url}: cannot read ({e})"]) from None
+
+
 def load(path: str | None, environ: Mapping[str, str]) -> Config:
-    """The config from `path`, else from the TOML text in FAILOVER_CONFIG."""
+    """The config from `path` (a file or s3://BUCKET/KEY), else the TOML in FAILOVER_CONFIG."""
     if path is not None:
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            if path.startswith("s3://"):
+                data = read_s3(path)
+            else:
+                with open(path, "rb") as f:
+                    data = f.read()
         except OSError as e:
             raise ConfigError([f"{path}: cannot read ({e.strerror or e})"]) from None
         try:

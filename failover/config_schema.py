@@ -22,6 +22,9 @@ MAX_ROUTE53_RATE = 50.0  # Route 53 refills 10 requests/s per account; 50 is alr
 DEFAULT_TTL = 60
 DEFAULT_WEIGHT = 100
 DEFAULT_CANARY = "_failover/canary.json"
+# What reads a pool's record at the edge. "lambda-edge": edge_router/, which reaches only
+# the Regions of names.OAI_REGIONS; "none": something else reads it (no edge checks).
+ROUTERS = ("lambda-edge", "none")
 
 Check = Callable[[Any], "str | None"]
 
@@ -181,6 +184,7 @@ POOL: dict[str, Field] = {
     "zone_id": Field(str, check=_zone_id),
     "ttl": Field(int, 0, MAX_TTL),
     "canary_source": Field(str),
+    "router": Field(str, check=_choice(*ROUTERS)),
 }
 ORIGIN: dict[str, Field] = {
     "id": Field(str, check=_origin_id),

@@ -16,6 +16,7 @@ import botocore.config
 import structlog
 
 from failover import canary, logs
+from failover.aws import audit
 from failover.aws.probe import Prober
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.errors import ConfigError, FailoverError
@@ -24,6 +25,7 @@ from failover.metrics import Metrics
 from failover.model import Config
 from failover.overrides import open_store
 from failover.round import Runner
+from failover.service import ServiceManager
 from failover.stages.lane import Lane
 
 log = structlog.get_logger("failover")
@@ -141,6 +143,8 @@ class Daemon:
         self.config = config
         self.reload_config = reload
         self.session = session or boto3.Session()
+        if audit.enable():  # FAILOVER_AWS_AUDIT: record every AWS operation (tests, audits)
+            audit.watch(self.session)
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.stop = threading.Event()
@@ -164,7 +168,7 @@ class Daemon:
             )
         self.rounds: Lane[None] = Lane("round", background=True, clock=clock)
         self.canaries: Lane[None] = Lane("canary", background=True, clock=clock)
-        self._ready_sent = False
+        self.service = ServiceManager.from_environ(notify, clock, os.environ)
 
     @staticmethod
     def _stale_after(config: Config) -> float:
@@ -178,9 +182,7 @@ class Daemon:
         if report.error:
             return  # no heartbeat: /healthz and the watchdog notice rounds that fail
         self.liveness.beat()
-        if not self._ready_sent:
-            self._ready_sent = notify("READY=1\nSTATUS=first round completed")
-        notify("WATCHDOG=1")
+        self.service.started("first round completed")
 
     def _write_canaries(self) -> None:
         try:
@@ -221,8 +223,12 @@ class Daemon:
         )
         while not self.stop.is_set():
             self._step(rounds, writes)
+            # The watchdog is paced here, by the loop that keeps time, and judged by
+            # whether rounds complete: a slow round never delays a ping, a stuck one stops them.
+            self.service.step(self.liveness.check()[0])
             now = self.clock()
             wait = min(rounds.wait(now), writes.wait(now) if self._writes_canaries() else 1.0)
+            wait = min(wait, self.service.wait())
             if self.reload_requested:
                 wait = min(wait, max(0.0, self._reload_after - now))
             self.stop.wait(wait)

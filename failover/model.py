@@ -113,6 +113,7 @@ class Pool:
     ttl: int
     origins: tuple[Origin, ...]
     canary_source: str = ""  # origin id whose bucket replication copies from ("" = no writer)
+    router: str = "lambda-edge"  # what reads the record at the edge (see config_schema.ROUTERS)
 
     def origin(self, origin_id: str) -> Origin:
         for o in self.origins:

@@ -109,13 +109,18 @@ def cli(
     )
 
 
+def aws_record(log: Path) -> Path:
+    """Where `start` has the daemon record every AWS operation it makes (JSON lines)."""
+    return log.with_suffix(".aws.jsonl")
+
+
 def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "failover", "run", "--config", str(config)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=dict(os.environ),
+            env={**os.environ, "FAILOVER_AWS_AUDIT": str(aws_record(log))},
         )
 
 

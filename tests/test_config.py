@@ -362,7 +362,9 @@ def test_valid_bucket_names_pass(bucket: str) -> None:
     ],
 )
 def test_real_region_names_pass(region: str) -> None:
-    assert with_("pools.0.origins.0.region", region) == []
+    """As names; whether the Lambda@Edge router reaches them is checked below."""
+    no_edge = set_at(base(), "pools.0.router", "none")
+    assert with_("pools.0.origins.0.region", region, no_edge) == []
 
 
 @pytest.mark.parametrize(
@@ -843,3 +845,31 @@ def test_edited_example_text_never_raises_anything_but_config_error(data: st.Dat
         else:
             lines[i] += data.draw(st.text(max_size=10))
     parses_or_fails_cleanly("\n".join(lines))
+
+
+# ---- Regions the Lambda@Edge router cannot reach ---------------------------------------------
+
+
+@pytest.mark.parametrize("region", ["ap-southeast-4", "il-central-1", "ca-west-1", "mx-central-1"])
+def test_a_region_launched_after_december_2022_is_refused_for_the_lambda_edge_router(
+    region: str,
+) -> None:
+    """OAI does not reach those Regions and OAC cannot sign a Lambda@Edge redirect: refused."""
+    problem = only(with_("pools.0.origins.0.region", region))
+    assert problem.startswith("pools[0].origins[0].region: ")
+    assert f'"{region}" launched after December 2022' in problem
+    assert "Lambda@Edge router" in problem
+
+
+def test_the_same_region_is_accepted_when_the_pool_has_no_lambda_edge_router() -> None:
+    doc = set_at(base(), "pools.0.router", "none")
+    c = config.parse(toml_text(set_at(doc, "pools.0.origins.0.region", "ap-southeast-4")))
+    assert c.pools[0].router == "none"
+    assert c.pools[0].origins[0].region == "ap-southeast-4"
+
+
+def test_the_router_defaults_to_lambda_edge_and_takes_no_other_value() -> None:
+    assert config.parse(toml_text(base())).pools[0].router == "lambda-edge"
+    assert only(with_("pools.0.router", "cloudfront")) == (
+        'pools[0].router: "cloudfront" is not one of lambda-edge, none'
+    )

@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Zone
+from tests.deploy import iam
+from tests.deploy.test_task_role import role_params
 from tests.e2e_support import (
+    aws_record,
     cli,
     drop_canary,
     events,
@@ -62,6 +65,10 @@ def daemon(zone: Zone, tmp_path: Path) -> Iterator[Running]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    # Every AWS operation this test's daemon made is one daemon.yaml's task role allows.
+    recorded = iam.needs(aws_record(log))
+    assert recorded, "the daemon recorded no AWS operation"
+    assert iam.refused(iam.task_role(role_params(zone.id, buckets)), recorded) == []
 
 
 def test_a_region_fails_over_and_comes_back(daemon: Running) -> None:

@@ -31,7 +31,7 @@ def _setup(zone: Zone, tmp_path: Path, **health: object) -> tuple[Path, dict[str
     return config, buckets
 
 
-def test_systemd_hears_ready_after_the_first_round_then_watchdog_then_stopping(
+def test_systemd_hears_start_extended_ready_after_the_first_round_then_watchdog_then_stopping(
     zone: Zone, tmp_path: Path
 ) -> None:
     config, _ = _setup(zone, tmp_path)
@@ -39,7 +39,7 @@ def test_systemd_hears_ready_after_the_first_round_then_watchdog_then_stopping(
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
     sock.settimeout(20)
-    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path)}
+    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "1000000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "failover", "run", "--config", str(config)],
         env=env,
@@ -47,7 +47,12 @@ def test_systemd_hears_ready_after_the_first_round_then_watchdog_then_stopping(
         stderr=subprocess.DEVNULL,
     )
     try:
-        messages = [sock.recv(4096).decode() for _ in range(3)]
+        messages = [sock.recv(4096).decode()]
+        while not messages[-1].startswith("READY=1"):
+            messages.append(sock.recv(4096).decode())
+        ready = len(messages) - 1
+        while messages[-1] != "WATCHDOG=1":
+            messages.append(sock.recv(4096).decode())
         proc.send_signal(signal.SIGTERM)
         while "STOPPING=1" not in messages[-1]:
             messages.append(sock.recv(4096).decode())
@@ -56,8 +61,9 @@ def test_systemd_hears_ready_after_the_first_round_then_watchdog_then_stopping(
         if proc.poll() is None:
             proc.kill()
         sock.close()
-    assert messages[0].startswith("READY=1")
-    assert messages[1] == "WATCHDOG=1"
+    before = messages[:ready]
+    assert any(m.startswith("EXTEND_TIMEOUT_USEC=") for m in before), before
+    assert all(m.startswith(("EXTEND_TIMEOUT_USEC=", "WATCHDOG=1")) for m in before)
     assert messages[-1] == "STOPPING=1"
 
 

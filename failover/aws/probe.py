@@ -14,6 +14,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from failover.aws import audit
 from failover.aws.fetch import Fetcher, ProtocolError, Target, build
 from failover.model import CANARY_BYTES, Origin, OriginKey, Outcome, ProbeResult, outcome_for_status
 
@@ -111,6 +112,7 @@ class Prober:
             started = self._clock()
             try:
                 async with asyncio.timeout(origin.health.timeout):
+                    audit.record("s3", "GetObject", {"Bucket": origin.bucket, "Key": origin.canary})
                     status, body = await self._fetcher.get(target, CANARY_BYTES)
             except TimeoutError:
                 return self._result(origin, Outcome.TIMEOUT, started, detail="deadline exceeded")

@@ -83,6 +83,7 @@ def test_daemon_task_role_is_least_privilege() -> None:
         "ForAllValues:StringEquals": {
             "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
             "route53:ChangeResourceRecordSetsNormalizedRecordNames": {"Ref": "RecordNames"},
+            "route53:ChangeResourceRecordSetsActions": ["CREATE", "DELETE"],
         }
     }
     assert s["WaitForChanges"]["Resource"] == {
@@ -95,7 +96,8 @@ def test_daemon_task_role_is_least_privilege() -> None:
         "Action": "s3:GetObject",
         "Resource": {"Ref": "CanaryObjectArns"},
     }
-    assert s["ReadWriteOverrides"]["_condition"] == "HasOverridesObject"
+    assert s["ReadOverrides"]["_condition"] == "HasOverridesObject"
+    assert s["ReadOverrides"]["Action"] == "s3:GetObject"  # the CLI writes, as the operator
     actions = {
         a
         for stmt in s.values()
@@ -109,7 +111,9 @@ def test_daemon_container_health_config_and_stop() -> None:
     t = _template("daemon.yaml")
     container = t["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
     assert container["HealthCheck"]["Command"] == ["CMD", "failover", "healthcheck"]
-    assert container["Secrets"][0]["Name"] == "FAILOVER_CONFIG"
+    secrets = container["Secrets"]["Fn::If"]
+    assert secrets[0] == "ConfigInS3"  # an S3 config replaces the SSM secret
+    assert secrets[2][0]["Name"] == "FAILOVER_CONFIG"
     assert container["PortMappings"] == [{"ContainerPort": 9464, "Protocol": "tcp"}]
     assert container["StopTimeout"] <= 120
     assert t["Resources"]["LogGroup"]["Properties"]["RetentionInDays"] == {

@@ -28,7 +28,16 @@ buckets = st.sampled_from(
     ["www-eu", "www-us", "static-01", "static-001", "evil", "WWW-EU", "a", "www.dots", "xn--www"]
 )
 regions = st.sampled_from(
-    ["eu-west-1", "us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "mars-1", ""]
+    [
+        "eu-west-1",
+        "us-east-1",
+        "ap-southeast-2",
+        "ca-west-1",
+        "us-gov-west-1",
+        "cn-north-1",
+        "mars-1",
+        "",
+    ]
 )
 endpoints = st.builds(
     lambda b, form, r: f"{b}.s3.{form}{r}.amazonaws.com",
@@ -166,7 +175,7 @@ def test_the_entry_point_never_raises_on_any_event(event: object, request: dict[
             lambda b, ds, r: f"{b}.s3.{ds}{r}.amazonaws.com",
             st.sampled_from(["www-eu", "www-us", "static-01"]),
             st.sampled_from(["", "dualstack."]),
-            st.sampled_from(["eu-west-1", "us-east-1", "ap-southeast-2", "ca-west-1"]),
+            st.sampled_from(["eu-west-1", "us-east-1", "ap-southeast-2", "me-central-1"]),
         ),
         min_size=1,
         max_size=3,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
+import botocore
 import pytest
 
+from edge_router import names
 from edge_router.routing import (
     Endpoint,
     Refusal,
@@ -25,7 +29,7 @@ from edge_router.routing import (
         ("www-eu.s3.eu-west-1.amazonaws.com", "www-eu", "eu-west-1"),
         ("www-eu.s3.dualstack.eu-west-1.amazonaws.com", "www-eu", "eu-west-1"),
         (" WWW-US.S3.US-EAST-1.AMAZONAWS.COM. ", "www-us", "us-east-1"),
-        ("new-site.s3.ap-southeast-7.amazonaws.com", "new-site", "ap-southeast-7"),
+        ("new-site.s3.me-central-1.amazonaws.com", "new-site", "me-central-1"),
         ("a1b.s3.ap-southeast-2.amazonaws.com", "a1b", "ap-southeast-2"),
     ],
 )
@@ -198,3 +202,30 @@ def test_record_names_are_normalised(value: str, expected: str) -> None:
 @pytest.mark.parametrize("value", ["", "a..b", "a b.com", "-a.com", "a" * 64 + ".com", "x/y"])
 def test_header_values_that_are_not_dns_names_are_refused(value: str) -> None:
     assert isinstance(record_name(value), Refusal)
+
+
+def _botocore_aws_regions() -> list[str]:
+    data = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())
+    (aws,) = [p for p in data["partitions"] if p["id"] == "aws"]
+    return sorted(r for r in aws["regions"] if r != "aws-global")
+
+
+@pytest.mark.parametrize("region", _botocore_aws_regions())
+def test_every_aws_region_is_routed_only_if_an_origin_access_identity_reaches_it(
+    region: str,
+) -> None:
+    """Regions launched after December 2022 are refused, naming why; older ones are routed."""
+    parsed = parse_endpoint(f"www-x.s3.{region}.amazonaws.com")
+    if region in names.OAI_REGIONS:
+        assert isinstance(parsed, Endpoint)
+        assert parsed.region == region
+    else:
+        assert isinstance(parsed, Refusal)
+        assert "launched after December 2022" in parsed.reason
+        assert "origin access control cannot sign a Lambda@Edge origin redirect" in parsed.reason
+
+
+def test_the_reachable_regions_are_regions_botocore_knows() -> None:
+    """A typo in OAI_REGIONS would let nothing through for that Region: each one is real."""
+    assert set(names.OAI_REGIONS) <= set(_botocore_aws_regions())
+    assert {"ap-southeast-4", "il-central-1", "ca-west-1"}.isdisjoint(names.OAI_REGIONS)
