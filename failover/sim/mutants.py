@@ -59,12 +59,14 @@ MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "hold_down_ignored": (None, 60.0),
     "freeze_ignored": (("outage", "cutoff"), 60.0),
     "cas_replaced_by_upsert": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
+    "own_fault_counted": (("creds_expiry", "clock_skew", "outage"), 60.0),
 }
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",
     "hold_down_ignored": "an origin comes back as soon as it has `rise` successes",
     "freeze_ignored": "a blind prober never freezes writes",
     "cas_replaced_by_upsert": "changes are written as UPSERT, last writer wins",
+    "own_fault_counted": "S3 refusing the daemon's own credentials counts against the origin",
 }
 
 
@@ -83,6 +85,8 @@ def mutant(name: str) -> Iterator[None]:
         patch(health, "held_down_until", lambda h: float("-inf"))
     elif name == "freeze_ignored":
         patch(evidence, "blind", lambda results: False)
+    elif name == "own_fault_counted":
+        patch(evidence, "evidence", lambda result: True)
     elif name == "cas_replaced_by_upsert":
         patch(Route53Store, "change", _upsert_change)
     else:

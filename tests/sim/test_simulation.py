@@ -59,6 +59,7 @@ CAUGHT_BY = {
     "hold_down_ignored": {"hold_down_respected"},
     "freeze_ignored": {"no_write_while_frozen"},
     "cas_replaced_by_upsert": {"no_lost_update"},
+    "own_fault_counted": {"healthy_never_taken_out", "no_write_while_frozen"},
 }
 
 
