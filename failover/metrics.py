@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from failover import __version__
-from failover.model import Origin, ProbeResult, State
+from failover.model import OWN_FAULTS, Origin, ProbeResult, State
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -114,6 +114,21 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.credentials_failed = Counter(
+            "failover_probe_credentials_failed",
+            "Probes S3 refused for the daemon's own fault (credentials, signature, clock, "
+            "an expired URL), by S3 error code: never counted against an origin.",
+            ["code"],
+            registry=r,
+        )
+        for code in OWN_FAULTS:
+            self.credentials_failed.labels(code)
+        self.clock_skew = Gauge(
+            "failover_clock_skew_seconds",
+            "S3's Date header minus the local clock, as the last canary answer showed "
+            "(positive: the local clock is behind); to the second.",
+            registry=r,
+        )
         for operation in ROUTE53_OPERATIONS:
             for outcome in ROUTE53_OUTCOMES:
                 self.route53_requests.labels(operation, outcome)
@@ -165,6 +180,11 @@ class Metrics:
     def observe_probe(self, region: str, result: ProbeResult) -> None:
         self.probes.inc(result.key.pool, result.key.origin, result.outcome.value)
         self.probe_seconds.labels(region).observe(result.latency)
+        if result.outcome.own_fault:
+            code = result.detail.partition(":")[0]
+            self.credentials_failed.labels(code if code in OWN_FAULTS else "other").inc()
+        if result.skew is not None:
+            self.clock_skew.set(result.skew)
 
     def route53_request(self, operation: str, outcome: str, seconds: float) -> None:
         self.route53_requests.labels(operation, outcome).inc()

@@ -24,6 +24,8 @@ class Outcome(enum.StrEnum):
     CONNECTION = "connection"
     MISMATCH = "mismatch"
     TOO_OLD = "too_old"
+    # S3 refused the daemon's own signature: its credentials, its clock or an expired URL.
+    CREDENTIALS = "credentials"
 
     @property
     def healthy(self) -> bool:
@@ -33,6 +35,26 @@ class Outcome(enum.StrEnum):
     def transport_failure(self) -> bool:
         """No HTTP answer at all: the prober's own network may be at fault."""
         return self in (Outcome.TIMEOUT, Outcome.CONNECTION)
+
+    @property
+    def own_fault(self) -> bool:
+        """The daemon's own fault (credentials, clock): neither healthy nor evidence."""
+        return self is Outcome.CREDENTIALS
+
+
+# What `ProbeResult.detail` says of an `Outcome.CREDENTIALS` probe, a bounded set (a metric
+# label): the S3 error codes that blame the request's credentials, signature or date, an
+# expired presigned URL, and a URL that could not be signed at all.
+OWN_FAULTS = (
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "RequestTimeTooSkewed",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "RequestExpired",
+    "CannotSign",
+)
 
 
 def outcome_for_status(status: int) -> Outcome:
@@ -161,6 +183,7 @@ class ProbeResult:
     status: int | None = None
     age: float | None = None  # canary age in seconds, when it carries written_at
     detail: str = ""
+    skew: float | None = None  # S3's Date header minus the local clock, seconds (to 1 s)
 
 
 class State(enum.StrEnum):

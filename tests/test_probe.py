@@ -11,7 +11,9 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.utils import formatdate
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -37,6 +39,7 @@ class Canaries(socketserver.StreamRequestHandler):
     """Answers by the bucket named in the path; keeps connections alive unless told not to."""
 
     server: Server
+    query: dict[str, list[str]]
 
     def handle(self) -> None:
         self.server.connections += 1
@@ -49,12 +52,41 @@ class Canaries(socketserver.StreamRequestHandler):
             path = line.split(b" ")[1].decode()
             bucket = path.split("/")[1]
             self.server.paths.append(path)
+            self.query = parse_qs(urlsplit(path).query)
             if not self.respond(bucket):
                 return
 
+    def s3_refusal(self, status: int, code: str, message: str, date: float) -> bytes:
+        """An S3 error document with S3's `Date` header, as S3 refuses a request."""
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+        return answer(status, body, f"Date: {formatdate(date, usegmt=True)}\r\n")
+
+    def url_end(self) -> float:
+        """X-Amz-Date + X-Amz-Expires of the request: when S3 stops accepting it."""
+        stamp = datetime.strptime(self.query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")
+        return stamp.replace(tzinfo=UTC).timestamp() + int(self.query["X-Amz-Expires"][0])
+
     def respond(self, bucket: str) -> bool:
         w = self.wfile
-        if bucket == "case-ok":
+        if bucket == "case-expiredtoken":
+            # S3 refuses a URL signed with the session token "token-1" and no other.
+            if self.query.get("X-Amz-Security-Token") == ["token-1"]:
+                w.write(
+                    self.s3_refusal(
+                        400, "ExpiredToken", "The provided token has expired.", time.time()
+                    )
+                )
+            else:
+                w.write(answer(206, fresh()))
+        elif bucket == "case-skewed":
+            w.write(self.s3_refusal(403, "RequestTimeTooSkewed", "too large", time.time()))
+        elif bucket == "case-urlexpired":  # S3's own clock past the URL's end
+            w.write(self.s3_refusal(403, "AccessDenied", "Request has expired", self.url_end() + 5))
+        elif bucket == "case-deniedexpired":  # the same words, but S3's clock says it is valid
+            w.write(self.s3_refusal(403, "AccessDenied", "Request has expired", time.time()))
+        elif bucket == "case-aheadclock":  # S3's clock 400 s ahead of ours; the URL still valid
+            w.write(answer(206, fresh(), f"Date: {formatdate(time.time() + 400, usegmt=True)}\r\n"))
+        elif bucket == "case-ok":
             w.write(answer(206, fresh()))
         elif bucket == "case-old":
             w.write(answer(200, OLD))

@@ -109,8 +109,11 @@ class Fetcher:
         """Bounds the probes in flight; taken before a probe's deadline starts."""
         return self._slots
 
-    async def get(self, target: Target, limit: int) -> tuple[int, bytes]:
-        """Status and up to `limit` bytes of the body. The caller bounds the time."""
+    async def get(self, target: Target, limit: int) -> tuple[int, bytes, dict[str, str]]:
+        """Status, up to `limit` bytes of the body and the headers (names in lowercase).
+
+        The caller bounds the time.
+        """
         conn = self._take(target.endpoint)
         if conn is not None:
             try:
@@ -142,7 +145,9 @@ class Fetcher:
             target.host, target.port, ssl=tls, limit=HEAD_LIMIT * 2
         )
 
-    async def _exchange(self, conn: Conn, target: Target, limit: int) -> tuple[int, bytes]:
+    async def _exchange(
+        self, conn: Conn, target: Target, limit: int
+    ) -> tuple[int, bytes, dict[str, str]]:
         reader, writer = conn
         reusable = False
         try:
@@ -158,7 +163,7 @@ class Fetcher:
             status, headers = _parse_head(head)
             body, reusable = await _read_body(reader, headers, status, limit)
             reusable = reusable and headers.get("connection", "").lower() != "close"
-            return status, body
+            return status, body, headers
         finally:
             if reusable:
                 self._idle.setdefault(target.endpoint, []).append(conn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from failover.core import events
+from failover.core import events, evidence
 from failover.core.events import Event
 from failover.model import Health, HealthSettings, Origin, Outcome, ProbeResult, State
 
@@ -38,11 +38,24 @@ def observe(
     """One origin's health after one probe, and what to say about it.
 
     A first probe starts from what Route 53 holds (`applied_fraction`, see `initial`).
-    In a blind round (no probe of any origin got an HTTP answer) a failure says
-    something about our network, nothing about this origin: it is reported, not counted.
+    In a blind round (no probe of any origin gave evidence) a failure says something
+    about our network, nothing about this origin: it is reported, not counted. A probe
+    refused for the daemon's own fault (credentials, clock) is never counted either way.
     """
     if h is None:
         h = initial(applied_fraction, origin.health, now)
+    if not evidence.evidence(result):
+        return h, [
+            events.warning(
+                "probe_credentials_failed",
+                pool=origin.pool,
+                origin=origin.id,
+                region=origin.region,
+                status=result.status,
+                detail=result.detail,
+                skew=None if result.skew is None else round(result.skew, 1),
+            )
+        ]
     said: list[Event] = []
     if not result.outcome.healthy:
         said.append(

@@ -15,6 +15,7 @@ body), so SigV4 signatures stay valid. Faults are set per target from Python
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import enum
 import http.client
 import json
@@ -52,6 +53,10 @@ class Kind(enum.StrEnum):
     HUGE = "huge"  # a 200 with a multi-megabyte body
     BINARY = "binary"  # a 200 with bytes that are not text
     TRUNCATED = "truncated"  # Content-Length larger than the body sent, then close
+    # The daemon's own faults, as S3 words them: never evidence against the bucket.
+    EXPIRED_TOKEN = "expired_token"  # noqa: S105 - a fault name, not a secret: 400 ExpiredToken
+    CLOCK_SKEWED = "clock_skewed"  # 403 RequestTimeTooSkewed: the signer's clock is off
+    URL_EXPIRED = "url_expired"  # 403 AccessDenied "Request has expired", S3's Date past its end
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,20 @@ class Fault:
 
 HUGE_BYTES = 8 * 1024 * 1024
 _STATUS_TEXT = {503: "SlowDown", 403: "AccessDenied", 404: "NoSuchKey"}
+# status, code, message as S3 answers them. AWS, S3 API Reference, "Error responses":
+# ExpiredToken "The provided token has expired." (400 Bad Request); RequestTimeTooSkewed
+# "The difference between the request time and the server's time is too large." (403
+# Forbidden). An expired presigned URL: 403 AccessDenied "Request has expired" (the
+# message S3 sends; the error-code table lists only AccessDenied "Access Denied").
+_OWN_FAULTS = {
+    Kind.EXPIRED_TOKEN: (400, "ExpiredToken", "The provided token has expired."),
+    Kind.CLOCK_SKEWED: (
+        403,
+        "RequestTimeTooSkewed",
+        "The difference between the request time and the current time is too large.",
+    ),
+    Kind.URL_EXPIRED: (403, "AccessDenied", "Request has expired"),
+}
 
 
 class _Server(ThreadingHTTPServer):
@@ -260,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and kind in (Kind.HTTP_503, Kind.HTTP_403, Kind.HTTP_404):
             status = int(kind.value.removeprefix("http_"))
             self._error(status)
+        elif kind in _OWN_FAULTS:
+            self._own_fault(_OWN_FAULTS[kind], late=kind is Kind.URL_EXPIRED)
         elif kind is Kind.RESET:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
@@ -302,6 +323,33 @@ class _Handler(BaseHTTPRequestHandler):
             "<RequestId>SANDBOX</RequestId></Error>"
         ).encode()
         self._send(status, {"Content-Type": "application/xml"}, body)
+
+    def _own_fault(self, answer: tuple[int, str, str], *, late: bool) -> None:
+        """S3 refusing the request for the signer's fault, with S3's `Date` header.
+
+        For an expired URL S3's clock is, by definition, past X-Amz-Date + X-Amz-Expires:
+        the `Date` says so (a prober that trusts the message alone cannot tell).
+        """
+        status, code, message = answer
+        now = time.time()
+        if late:
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            try:
+                stamp = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")
+                end = stamp.replace(tzinfo=UTC).timestamp() + int(query["X-Amz-Expires"][0])
+                now = max(now, end + 1.0)
+            except (KeyError, IndexError, ValueError):
+                pass  # not a presigned request: S3's clock as it is
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{message}</Message>"
+            "<RequestId>SANDBOX</RequestId></Error>"
+        ).encode()
+        headers = {
+            "Content-Type": "application/xml",
+            "Date": email.utils.formatdate(now, usegmt=True),
+        }
+        self._send(status, headers, body)
 
     def _hostile(self, status: int, length: int, pattern: bytes, sent: int | None = None) -> None:
         """Announce `length` bytes; send them all (or only `sent`, then close)."""

@@ -112,6 +112,7 @@ MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "raises_not_held": (("overrides_down",), 15.0),
     "resend_ungated": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
     "guard_dropped": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
+    "own_fault_counted": (("creds_expiry", "clock_skew", "outage"), 60.0),
 }
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",
@@ -123,6 +124,7 @@ MUTANTS = {
     "resend_ungated": "a conflicting batch is resent without the gate",
     "lost_answer_never_settled": "a change whose answer was lost is never settled nor logged",
     "guard_dropped": "a batch that lowers weights carries no guard of the serving set",
+    "own_fault_counted": "S3 refusing the daemon's own credentials counts against the origin",
 }
 
 
@@ -141,6 +143,8 @@ def mutant(name: str) -> Iterator[None]:
         patch(health, "held_down_until", lambda h: float("-inf"))
     elif name == "freeze_ignored":
         patch(evidence, "blind", lambda results: False)
+    elif name == "own_fault_counted":
+        patch(evidence, "evidence", lambda result: True)
     elif name == "cas_replaced_by_upsert":
         patch(Route53Store, "change", _upsert_change)
     elif name == "blind_rounds_counted":

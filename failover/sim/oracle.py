@@ -18,7 +18,8 @@ from failover.sim.route53 import FakeRoute53, Written, key_of
 
 INVARIANTS = {
     "never_all_zero": "no record is ever written (or offered to the gate) with every weight at 0",
-    "no_write_while_frozen": "no write while writes are frozen (every probe a transport failure)",
+    "no_write_while_frozen": "no write while writes are frozen (no probe gave evidence: each a "
+    "transport failure or refused for the daemon's own credentials or clock)",
     "no_write_in_dry_run": "no write in dry-run",
     "failover_within_bound": "an origin failing `fall` probes is at 0 in Route 53 within "
     "fall x interval + timeout + one write cycle (unless frozen, pinned, failed open, "
@@ -123,8 +124,10 @@ class Oracle:
             self._fail("round_never_raises", now, report.error)
         events = {e["event"] for e in f.events}
         mine = [w for w in f.written if w.by_daemon]
+        # No evidence in the round: every probe a transport failure or refused for the
+        # daemon's own fault (credentials, clock).
         frozen = bool(report.results) and all(
-            r.outcome.transport_failure for r in report.results.values()
+            r.outcome.transport_failure or r.outcome.own_fault for r in report.results.values()
         )
         if mine and f.dry_run:
             self._fail("no_write_in_dry_run", now, mine[0].comment)
@@ -201,9 +204,10 @@ class Oracle:
             if r.outcome.healthy:
                 t.streak, t.late, t.exempted = 0, False, False
                 continue
-            if blind or key.pool in unread:
-                # A round in which nothing answered says nothing about the origin (and
-                # freezes writes); a daemon that has not read the pool's record yet (just
+            if r.outcome.own_fault or blind or key.pool in unread:
+                # S3 refusing the daemon's own credentials or clock says nothing about
+                # the origin; a round in which nothing gave evidence says nothing either
+                # (and freezes writes); a daemon that has not read the pool's record yet (just
                 # restarted, Route 53 unreadable) gathers no evidence. Either way the
                 # streak goes on, but its time no longer measures us.
                 t.exempted |= t.streak > 0

@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from failover.model import Config, DaemonSettings, HealthSettings, Origin, Outcome, Pool
 
 INTERVAL = 10.0
-FAILING = tuple(o for o in Outcome if not o.healthy)
+# What an origin's own failure looks like; the daemon's own faults have kinds of their own.
+FAILING = tuple(o for o in Outcome if not o.healthy and not o.own_fault)
 
 # Probe faults change what canaries answer; Route 53 faults change what the API answers;
 # the rest are people and processes: edits, overrides, restarts, dry-run.
 PROBE_KINDS = ("outage", "partial", "flap", "slow", "stale", "cutoff")
+# The daemon's own faults: S3 refuses its requests whatever the origin's health.
+OWN_FAULT_KINDS = ("creds_expiry", "clock_skew")
 ROUTE53_KINDS = ("throttle", "busy", "r53_timeout", "lost_response", "r53_down")
 WINDOW_KINDS = ("drain", "pin", "dry_run")
 STORE_KINDS = ("overrides_down",)
@@ -37,6 +40,8 @@ KIND_WEIGHTS = {
     "human_delete": 1,
     "restart": 1,
     "overrides_down": 1,
+    "creds_expiry": 2,
+    "clock_skew": 1,
 }
 DESCRIPTIONS = {
     "outage": "regional outage, one probe outcome for every bucket of the region",
@@ -58,6 +63,8 @@ DESCRIPTIONS = {
     "restart": "the daemon is killed and restarted",
     "overrides_down": "the overrides store refuses reads; the daemon restarts meanwhile, "
     "with a drain in force",
+    "creds_expiry": "credentials expiring under cached URLs: S3 answers ExpiredToken",
+    "clock_skew": "the daemon's clock skewed: S3 answers RequestTimeTooSkewed or an expired URL",
 }
 
 
@@ -259,6 +266,13 @@ def _fault(
         return Fault(kind, start, end, p=rng.uniform(0.1, 0.8))
     if kind == "r53_down":
         return Fault(kind, start, min(end, start + rng.uniform(30.0, 900.0)), p=1.0)
+    if kind == "creds_expiry":
+        # Until every cached URL is re-signed with fresh credentials, or longer while the
+        # credential provider itself hands out nothing new.
+        length = rng.choice((rng.uniform(10.0, 60.0), rng.uniform(60.0, 600.0)))
+        return Fault(kind, start, min(end, start + length), p=rng.uniform(0.2, 1.0))
+    if kind == "clock_skew":
+        return Fault(kind, start, end, p=rng.choice((1.0, rng.uniform(0.05, 0.9))))
     if kind in ("drain", "pin"):
         return Fault(kind, start, end, frozenset({(one.pool, one.id)}))
     if kind == "dry_run":

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from failover.errors import OverrideError
 from failover.model import Origin, OriginKey, Outcome, Override, ProbeResult
-from failover.sim.scenario import Fault
+from failover.sim.scenario import OWN_FAULT_KINDS, Fault
 
 STATUS = {
     Outcome.OK: 200,
@@ -18,6 +18,11 @@ STATUS = {
     Outcome.HTTP_OTHER: 302,
     Outcome.MISMATCH: 200,
     Outcome.TOO_OLD: 200,
+}
+# The daemon's own faults, as S3 answers them: status and error code (the probe's detail).
+OWN_FAULT_ANSWERS = {
+    "creds_expiry": ((400, "ExpiredToken"),),
+    "clock_skew": ((403, "RequestTimeTooSkewed"), (403, "RequestExpired")),
 }
 HEALTHY_LATENCY = 0.04
 ROUTE53_FAULTS = {
@@ -58,11 +63,14 @@ class SimProber:
 
     def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
         started = self.clock()
-        faults = [f for f in self.active() if f.kind in _PROBE_EFFECTS]
+        active = self.active()
+        faults = [f for f in active if f.kind in _PROBE_EFFECTS]
+        own = [f for f in active if f.kind in OWN_FAULT_KINDS]
         results = {}
         slowest = 0.0
         for o in origins:
             r = self._probe(o, started, faults)
+            r = self._own_fault(r, own)
             results[o.key] = r
             slowest = max(slowest, r.latency)
         self.clock.t = started + slowest
@@ -98,6 +106,16 @@ class SimProber:
             age=age if status == 200 else None,
             detail="" if outcome.healthy else outcome.value,
         )
+
+    def _own_fault(self, r: ProbeResult, own: list[Fault]) -> ProbeResult:
+        """S3 refusing the daemon's request whatever the bucket's state, unless unreachable."""
+        if r.outcome.transport_failure:
+            return r
+        for f in own:
+            if self.rng.random() < f.p:
+                status, code = self.rng.choice(OWN_FAULT_ANSWERS[f.kind])
+                return ProbeResult(r.key, Outcome.CREDENTIALS, HEALTHY_LATENCY, status, None, code)
+        return r
 
 
 Effect = tuple[Outcome, float, float] | None

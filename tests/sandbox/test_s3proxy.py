@@ -11,6 +11,7 @@ import threading
 import time
 import tracemalloc
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
@@ -91,6 +92,9 @@ def test_a_healthy_bucket_is_forwarded_unchanged_with_its_signature(
         ("huge", Outcome.MISMATCH),
         ("binary", Outcome.MISMATCH),
         ("truncated", Outcome.CONNECTION),
+        ("expired_token", Outcome.CREDENTIALS),
+        ("clock_skewed", Outcome.CREDENTIALS),
+        ("url_expired", Outcome.CREDENTIALS),
     ],
 )
 def test_each_fault_is_seen_by_the_real_prober_in_bounded_time_and_memory(
@@ -142,6 +146,44 @@ def test_faults_are_per_bucket_and_counted(proxy: S3FaultProxy, prober: Prober) 
     assert prober.probe(ORIGIN).outcome is Outcome.HTTP_404
     assert proxy.requests(BUCKET) == 3
     assert proxy.requests("some-other-bucket") == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail"),
+    [
+        ("expired_token", "ExpiredToken"),
+        ("clock_skewed", "RequestTimeTooSkewed"),
+        ("url_expired", "RequestExpired"),
+    ],
+)
+def test_the_daemons_own_faults_are_answered_as_s3_words_them(
+    proxy: S3FaultProxy, prober: Prober, kind: str, detail: str
+) -> None:
+    """Each carries S3's Date; an expired URL's Date is past X-Amz-Date + X-Amz-Expires."""
+    proxy.break_target(BUCKET, kind)
+    result = prober.probe(ORIGIN)
+    assert (result.outcome, result.detail) == (Outcome.CREDENTIALS, detail), result
+    assert result.skew is not None
+    if kind == "url_expired":
+        assert result.skew > 60  # S3's clock past the URL's end: ours must be behind
+    proxy.heal(BUCKET)
+    assert prober.probe(ORIGIN).outcome is Outcome.OK
+
+
+def test_the_sandbox_s3_endpoint_is_an_ip_literal_so_requests_stay_path_style(
+    proxy: S3FaultProxy, prober: Prober
+) -> None:
+    """The prober asks botocore for virtual-host addressing (the regional endpoint on AWS).
+
+    botocore keeps path style only for an IP-literal endpoint: a host name such as
+    `localhost` would send BUCKET.localhost, which does not resolve here.
+    """
+    # The fixture builds the proxy as the sandbox's world does, with the default host.
+    assert urllib.parse.urlsplit(proxy.url).hostname == "127.0.0.1"
+    target = prober.signed(ORIGIN).target
+    assert target.host == "127.0.0.1"
+    assert target.request.startswith(f"GET /{BUCKET}/_failover/canary.json?".encode())
+    assert prober.probe(ORIGIN).outcome is Outcome.OK
 
 
 def test_buckets_are_told_apart_by_path_or_host() -> None:

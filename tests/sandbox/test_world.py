@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import tomllib
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 
@@ -94,6 +95,14 @@ def test_the_config_and_edge_settings_are_valid_and_name_the_sandbox(sandbox: Sa
     assert set(settings.allowed_buckets) == set(sandbox.buckets.values())
     env = sandbox.env()
     assert env["AWS_ENDPOINT_URL_S3"] == env["AWS_ENDPOINT_URL_ROUTE_53"] == sandbox.endpoint_url
+
+
+def test_the_sandbox_s3_endpoint_stays_the_ip_literal_127_0_0_1(sandbox: Sandbox) -> None:
+    """The prober asks botocore for virtual-host addressing (each bucket's regional endpoint
+    on AWS); botocore keeps path style only for an IP-literal endpoint. A name such as
+    `localhost` would send every canary GET to BUCKET.localhost, which does not resolve."""
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        assert urllib.parse.urlsplit(sandbox.env()[var]).hostname == "127.0.0.1", var
 
 
 def test_config_toml_rejects_an_unknown_key_by_name(sandbox: Sandbox) -> None:

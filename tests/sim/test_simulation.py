@@ -63,6 +63,7 @@ CAUGHT_BY = {
     "raises_not_held": {"drain_kept_unread"},
     "resend_ungated": {"never_all_zero"},
     "guard_dropped": {"never_all_zero"},
+    "own_fault_counted": {"healthy_never_taken_out", "no_write_while_frozen"},
 }
 
 
