@@ -112,7 +112,9 @@ def freshness(
                     outcome=Outcome.TOO_OLD,
                     detail=f"canary lags the pool's freshest by {lag:.0f}s (age {r.age:.0f}s)",
                 )
-    for key in sorted(future_before - future):
-        if any(o.key == key for o in origins):
-            said.append(events.info("canary_time_restored", pool=key.pool, origin=key.origin))
+    known = {o.key for o in origins}
+    said.extend(
+        events.info("canary_time_restored", pool=key.pool, origin=key.origin)
+        for key in sorted((future_before - future) & known)
+    )
     return Freshness(judged, frozenset(future), said)
