@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from failover.aws.route53 import Route53Store, _to_rrset
 from failover.core import evidence, health, policy
-from failover.model import Change, Desired, Guard, Health, Override, Pool
+from failover.model import (
+    Change,
+    Desired,
+    Guard,
+    Health,
+    Origin,
+    OriginKey,
+    Outcome,
+    Override,
+    Pool,
+    ProbeResult,
+)
 
 
 def _no_fail_open(real: Callable[..., Desired]) -> Callable[..., Desired]:
@@ -53,18 +65,34 @@ def _upsert_change(
     return str(resp["ChangeInfo"]["Id"]).rsplit("/", 1)[-1]
 
 
+def _absolute_age(
+    origins: Sequence[Origin], results: Mapping[OriginKey, ProbeResult], **_: Any
+) -> evidence.Freshness:
+    """Canaries judged by absolute age, each alone, as the prober once did."""
+    by_key = {o.key: o for o in origins}
+    judged = {
+        k: replace(r, outcome=Outcome.TOO_OLD)
+        if r.outcome.healthy and r.age is not None and 0 < by_key[k].health.max_age < r.age
+        else r
+        for k, r in results.items()
+    }
+    return evidence.Freshness(judged, frozenset(), [])
+
+
 # The faults each mutant needs to be exercised, and the simulated hours that suffice.
 MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "fail_open_disabled": (None, 60.0),
     "hold_down_ignored": (None, 60.0),
     "freeze_ignored": (("outage", "cutoff"), 60.0),
     "cas_replaced_by_upsert": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
+    "freshness_absolute": (("source_down", "stale"), 60.0),
 }
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",
     "hold_down_ignored": "an origin comes back as soon as it has `rise` successes",
     "freeze_ignored": "a blind prober never freezes writes",
     "cas_replaced_by_upsert": "changes are written as UPSERT, last writer wins",
+    "freshness_absolute": "canaries judged by absolute age: the source's outage ages out every replica",
 }
 
 
@@ -85,6 +113,8 @@ def mutant(name: str) -> Iterator[None]:
         patch(evidence, "blind", lambda results: False)
     elif name == "cas_replaced_by_upsert":
         patch(Route53Store, "change", _upsert_change)
+    elif name == "freshness_absolute":
+        patch(evidence, "freshness", _absolute_age)
     else:
         raise KeyError(name)
     try:

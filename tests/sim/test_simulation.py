@@ -59,6 +59,7 @@ CAUGHT_BY = {
     "hold_down_ignored": {"hold_down_respected"},
     "freeze_ignored": {"no_write_while_frozen"},
     "cas_replaced_by_upsert": {"no_lost_update"},
+    "freshness_absolute": {"source_outage_contained"},
 }
 
 
