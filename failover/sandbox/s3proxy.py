@@ -71,8 +71,8 @@ class Fault:
         except ValueError:
             known = ", ".join(k.value for k in Kind)
             raise ValueError(f"unknown fault kind {kind!r} (known: {known})") from None
-        default = {Kind.DRIP: 0.2, Kind.SLOW: 2.0, Kind.STALE: 3 * 3600.0, Kind.FUTURE: 86400.0}
-        default = default.get(k, 0.0)
+        defaults = {Kind.DRIP: 0.2, Kind.SLOW: 2.0, Kind.STALE: 3 * 3600.0, Kind.FUTURE: 86400.0}
+        default = defaults.get(k, 0.0)
         if seconds is not None and (not 0 <= seconds < float("inf")):
             raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
         return cls(k, default if seconds is None else float(seconds))
