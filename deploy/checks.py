@@ -247,6 +247,43 @@ def check_region_neutral(template: Template, name: str) -> list[Problem]:
     return [Problem(name, "Resources", f"hard-coded region {r}") for r in found]
 
 
+def _unwrap(value: Any) -> Any:
+    """The value an optional entry (`!If [C, value, !Ref AWS::NoValue]`) stands for."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        return value["Fn::If"][1]
+    return value
+
+
+def check_replication_rules(template: Template, name: str) -> list[Problem]:
+    """Several replication rules (one per destination: replication does not chain) need
+    the V2 schema, selected by a Filter on each rule, and a priority each."""
+    problems: list[Problem] = []
+    for res, props in _resources(template, "AWS::S3::Bucket"):
+        config = _unwrap(props.get("ReplicationConfiguration"))
+        if not isinstance(config, dict):
+            continue
+        rules = [_unwrap(r) for r in config.get("Rules") or []]
+        seen: dict[Any, int] = {}
+        for i, rule in enumerate(rules):
+            where = f"{res}.ReplicationConfiguration.Rules[{i}]"
+            if len(rules) > 1 and "Filter" not in rule:
+                problems.append(Problem(name, where, "no Filter: several rules need the V2 schema"))
+            priority = rule.get("Priority")
+            if priority is None:
+                problems.append(Problem(name, where, "no Priority"))
+            elif str(priority) in seen:
+                problems.append(
+                    Problem(
+                        name,
+                        where,
+                        f"Priority {priority} already used by rule {seen[str(priority)]}",
+                    )
+                )
+            else:
+                seen[str(priority)] = i
+    return problems
+
+
 def _least(template: Template, value: Any) -> float | None:
     """The smallest value a literal or a Ref to a numeric parameter can take, or None."""
     literal = _int(value)
@@ -367,6 +404,7 @@ def rule_failures(template: Template, params: Mapping[str, Any], region: str) ->
 
 
 CHECKS = (
+    check_replication_rules,
     check_weighted_records,
     check_edge_functions,
     check_versioned_associations,

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from failover.aws.probe import Prober
+from failover.core.evidence import freshness
 from failover.model import HealthSettings, Origin, Outcome
 
 
@@ -90,6 +91,10 @@ class Canaries(socketserver.StreamRequestHandler):
             w.write(answer(206, fresh()))
         elif bucket == "case-old":
             w.write(answer(200, OLD))
+        elif bucket == "case-empty":
+            # What S3 answers a `Range: bytes=0-5119` GET of a 0-byte object.
+            body = b"<Error><Code>InvalidRange</Code><ActualObjectSize>0</ActualObjectSize></Error>"
+            w.write(answer(416, body, "Content-Range: bytes */0\r\n"))
         elif bucket == "case-503":
             w.write(answer(503, b"<Error><Code>SlowDown</Code></Error>"))
         elif bucket == "case-403":
@@ -220,10 +225,7 @@ def test_the_canary_is_read_with_a_signed_bounded_range_get(server: Server, prob
     assert "X-Amz-Signature=" in path
 
 
-def test_a_canary_too_old_or_without_the_expected_text_fails(
-    server: Server, prober: Prober
-) -> None:
-    assert prober.probe(origin("old", max_age=60.0)).outcome is Outcome.TOO_OLD
+def test_a_canary_without_the_expected_text_fails(server: Server, prober: Prober) -> None:
     assert prober.probe(origin("ok", expect="nowhere")).outcome is Outcome.MISMATCH
     assert prober.probe(origin("ok", expect="written_at")).outcome is Outcome.OK
 
@@ -346,3 +348,28 @@ def test_https_endpoints_are_verified_against_the_configured_ca_bundle(
             trusting.close()
     finally:
         server.stop()
+
+
+def test_the_prober_reports_an_old_canary_s_age_and_the_pool_judges_it(
+    server: Server, prober: Prober
+) -> None:
+    """Years old is no failure by itself (the source may be the one down); behind a
+    fresh canary of the same pool, it is too old."""
+    old, ok = origin("old", max_age=60.0), origin("ok", max_age=60.0)
+    alone = prober.probe(old)
+    assert (alone.outcome, alone.age is not None and alone.age > 86_400) == (Outcome.OK, True)
+    results = prober.probe_all([old, ok])
+    judged = freshness([old, ok], results).results
+    assert judged[old.key].outcome is Outcome.TOO_OLD
+    assert judged[ok.key].outcome is Outcome.OK
+
+
+def test_an_empty_canary_answered_416_to_the_range_get_is_read_not_failed(
+    server: Server, prober: Prober
+) -> None:
+    result = prober.probe(origin("empty"))
+    assert (result.outcome, result.status, result.age) == (Outcome.OK, 416, None)
+    assert server.paths[-1].startswith("/case-empty/")
+    # An empty canary has no text and no written_at: a pool that asks for them fails it.
+    assert prober.probe(origin("empty", expect="ok")).outcome is Outcome.MISMATCH
+    assert prober.probe(origin("empty", max_age=60.0)).outcome is Outcome.MISMATCH

@@ -31,7 +31,7 @@ def stamp(age: float) -> bytes:
     [
         (403, Outcome.HTTP_403),
         (404, Outcome.HTTP_404),
-        (416, Outcome.HTTP_4XX),
+        (400, Outcome.HTTP_4XX),
         (500, Outcome.HTTP_5XX),
         (503, Outcome.HTTP_5XX),
         (301, Outcome.HTTP_OTHER),
@@ -53,12 +53,19 @@ def test_the_expected_string_must_be_in_the_first_5120_bytes() -> None:
     assert classify(o, 200, b"sick", NOW)[0] is Outcome.MISMATCH
 
 
-def test_a_canary_older_than_max_age_is_too_old() -> None:
+def test_a_canary_s_age_is_reported_not_judged() -> None:
+    """Staleness is relative to the pool (failover.core.evidence), never absolute here."""
     o = origin(max_age=600.0)
     outcome, age, _ = classify(o, 200, stamp(30.0), NOW)
-    assert outcome is Outcome.OK
-    assert age == pytest.approx(30.0)
-    assert classify(o, 200, stamp(601.0), NOW)[0] is Outcome.TOO_OLD
+    assert (outcome, age) == (Outcome.OK, pytest.approx(30.0))
+    outcome, age, _ = classify(o, 200, stamp(86_400.0), NOW)
+    assert (outcome, age) == (Outcome.OK, pytest.approx(86_400.0))
+
+
+def test_416_to_the_range_get_is_an_empty_canary() -> None:
+    """`bytes=0-5119` is unsatisfiable only on a 0-byte object: read as empty, not failed."""
+    assert classify(origin(), 416, b"<Error/>", NOW) == (Outcome.OK, None, "")
+    assert classify(origin(expect="up"), 416, b"up", NOW)[0] is Outcome.MISMATCH
 
 
 def test_max_age_needs_a_written_at() -> None:

@@ -372,3 +372,62 @@ def test_a_reload_that_points_an_origin_at_another_canary_makes_it_earn_its_heal
         states.append(world.runner.snapshot().pools[0].origins[0].state)
     assert states == [State.UNKNOWN] * (H.rise - 1) + [State.UP]
     assert world.weights() == ALL  # nothing to write: it kept its weight while unknown
+
+
+class CanaryProber(ScriptedProber):
+    """Canaries carry ages: the source's is written every round, replicas copy it."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.written = clock.t  # when the source last wrote the canary
+        self.lag: dict[str, float] = {}  # extra seconds a replica is behind
+
+    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
+        if self.outcomes.get(A, Outcome.OK) is Outcome.OK:
+            self.written = self.clock.t  # the source is up: its writer refreshes it
+        out = {}
+        for o in origins:
+            outcome = self.outcomes.get(o.id, Outcome.OK)
+            age = self.clock.t - self.written + 2.0 + self.lag.get(o.id, 0.0)
+            ok = outcome is Outcome.OK
+            out[o.key] = ProbeResult(o.key, outcome, 0.01, 200 if ok else 503, age if ok else None)
+        return out
+
+
+def test_the_canary_source_dying_never_fails_the_pool_open_nor_restores_it(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """With max_age set, the source's outage ages every replica past max_age together:
+    they are as fresh as the pool can be, so they keep serving and the dead source stays out."""
+    aging = dataclasses.replace(H, max_age=30.0)
+    pool = make_pool(record="www.example.com", health=aging, zone_id=zone.id)
+    zone.put(pool, ALL)
+    w = World(zone, tmp_path)
+    w.config = make_config(pool)
+    w.prober = CanaryProber(w.clock)
+    w.runner = w.new_runner()
+    w.rounds(3)
+    w.prober.set(Outcome.CONNECTION, A)
+    with capture_logs() as logs:
+        w.rounds(120)  # four times max_age
+    assert w.weights() == {A: 0, B: 100, C: 100}
+    assert "pool_failed_open" not in {e["event"] for e in logs}
+    assert w.runner.observe.results[OriginKey("www", B)].age > 100  # really old by now
+
+
+def test_a_replica_whose_replication_stopped_is_taken_out_while_the_source_lives(
+    zone: Zone, tmp_path: Path
+) -> None:
+    pool = make_pool(
+        record="www.example.com", health=dataclasses.replace(H, max_age=30.0), zone_id=zone.id
+    )
+    zone.put(pool, ALL)
+    w = World(zone, tmp_path)
+    w.config = make_config(pool)
+    w.prober = CanaryProber(w.clock)
+    w.runner = w.new_runner()
+    w.rounds(3)
+    w.prober.lag[C] = 31.0
+    w.rounds(3)
+    assert w.weights() == {A: 100, B: 100, C: 0}

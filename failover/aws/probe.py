@@ -70,6 +70,7 @@ S3_CONFIG = botocore.config.Config(
     signature_version="s3v4",
     s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
 )
+EMPTY = 416  # Range Not Satisfiable: the answer to RANGE when the canary has 0 bytes
 
 
 def canary_age(body: bytes, now: float) -> float | None:
@@ -92,18 +93,26 @@ def canary_age(body: bytes, now: float) -> float | None:
 def classify(
     origin: Origin, status: int, body: bytes, now: float
 ) -> tuple[Outcome, float | None, str]:
-    """Outcome, canary age and a short detail for an HTTP answer to a canary GET."""
+    """Outcome, canary age and a short detail for an HTTP answer to a canary GET.
+
+    The age is reported, not judged: whether a canary is too old depends on the other
+    canaries of its pool (`failover.core.evidence.freshness`).
+    """
+    if status == EMPTY:
+        # S3 GetObject: "Downloads the specified byte range of an object. For more
+        # information about the HTTP Range header, see RFC 9110" — and RFC 9110 (14.1.1):
+        # a range "is satisfiable if ... the first-pos is less than the current length of
+        # the selected representation"; otherwise the server answers 416. `bytes=0-N` is
+        # unsatisfiable only when the object has no byte at all: an empty canary, read.
+        status, body = 200, b""
     if status not in (200, 206):
         return outcome_for_status(status), None, f"HTTP {status}"
     age = canary_age(body, now)
     settings = origin.health
     if settings.expect and settings.expect.encode() not in body[:CANARY_BYTES]:
         return Outcome.MISMATCH, age, "expected string not found"
-    if settings.max_age > 0:
-        if age is None:
-            return Outcome.MISMATCH, None, "canary has no RFC 3339 written_at"
-        if age > settings.max_age:
-            return Outcome.TOO_OLD, age, f"canary is {age:.0f}s old"
+    if settings.max_age > 0 and age is None:
+        return Outcome.MISMATCH, None, "canary has no RFC 3339 written_at"
     return Outcome.OK, age, ""
 
 

@@ -49,6 +49,8 @@ class Kind(enum.StrEnum):
     HANG = "hang"  # read the request, never answer until healed or closed
     DRIP = "drip"  # the real answer, one byte at a time
     STALE = "stale"  # the canary's written_at rewritten to hours ago
+    FUTURE = "future"  # the canary's written_at rewritten to `seconds` ahead (a fast clock)
+    EMPTY = "empty"  # every object read as 0 bytes: a Range GET gets 416, as S3 answers
     SLOW = "slow"  # the real answer after `seconds`
     HUGE = "huge"  # a 200 with a multi-megabyte body
     BINARY = "binary"  # a 200 with bytes that are not text
@@ -61,7 +63,8 @@ class Kind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Fault:
-    """A fault and its one parameter: seconds per byte (drip), delay (slow), age (stale)."""
+    """A fault and its one parameter: seconds per byte (drip), delay (slow), age (stale),
+    how far ahead (future)."""
 
     kind: Kind
     seconds: float = 0.0
@@ -73,7 +76,8 @@ class Fault:
         except ValueError:
             known = ", ".join(k.value for k in Kind)
             raise ValueError(f"unknown fault kind {kind!r} (known: {known})") from None
-        default = {Kind.DRIP: 0.2, Kind.SLOW: 2.0, Kind.STALE: 3 * 3600.0}.get(k, 0.0)
+        defaults = {Kind.DRIP: 0.2, Kind.SLOW: 2.0, Kind.STALE: 3 * 3600.0, Kind.FUTURE: 86400.0}
+        default = defaults.get(k, 0.0)
         if seconds is not None and (not 0 <= seconds < float("inf")):
             raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
         return cls(k, default if seconds is None else float(seconds))
@@ -290,6 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"Content-Type": "application/json"}, os.urandom(4096))
         elif kind is Kind.TRUNCATED:
             self._hostile(200, 4096, b'{"written_at": "', sent=20)
+        elif kind is Kind.EMPTY and self.command == "GET":
+            self._empty()
         else:
             self._forward(body, fault)
 
@@ -351,6 +357,24 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send(status, headers, body)
 
+    def _empty(self) -> None:
+        """A 0-byte object. `bytes=0-N` is unsatisfiable on it (RFC 9110, 14.1.1: a range
+        is satisfiable only if its first-pos is less than the representation's length):
+        S3 answers 416 InvalidRange; without a Range, a 200 with no body."""
+        if self.headers.get("Range"):
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n'
+                "<Error><Code>InvalidRange</Code><Message>The requested range is not "
+                "satisfiable</Message><RangeRequested>"
+                + self.headers["Range"]
+                + "</RangeRequested>"
+                "<ActualObjectSize>0</ActualObjectSize><RequestId>SANDBOX</RequestId></Error>"
+            ).encode()
+            headers = {"Content-Type": "application/xml", "Content-Range": "bytes */0"}
+            self._send(416, headers, body)
+        else:
+            self._send(200, {"Content-Type": "application/json"}, b"")
+
     def _hostile(self, status: int, length: int, pattern: bytes, sent: int | None = None) -> None:
         """Announce `length` bytes; send them all (or only `sent`, then close)."""
         self.send_response_only(status)
@@ -397,6 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
             conn.close()
         if fault is not None and fault.kind is Kind.STALE:
             data, headers = _staled(data, headers, fault.seconds)
+        if fault is not None and fault.kind is Kind.FUTURE:
+            data, headers = _staled(data, headers, -fault.seconds)
         drip = fault.seconds if fault is not None and fault.kind is Kind.DRIP else 0.0
         self._send(status, headers, data, drip=drip)
 
@@ -435,7 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _staled(data: bytes, headers: dict[str, str], age: float) -> tuple[bytes, dict[str, str]]:
-    """Rewrite a JSON canary's written_at to `age` seconds ago; other bodies unchanged."""
+    """Rewrite a JSON canary's written_at to `age` seconds ago (ahead if negative)."""
     try:
         doc = json.loads(data)
     except ValueError:

@@ -224,7 +224,8 @@ class Sandbox:
 
     # -- faults ----------------------------------------------------------------------
     def break_bucket(self, region: str, kind: str, seconds: float | None = None) -> None:
-        """Make one region's bucket misbehave (see `s3proxy.Kind`)."""
+        """Make one region's bucket misbehave (see `s3proxy.Kind`): `stale`, `future` and
+        `empty` rewrite what its canary says, for freshness judged across the pool."""
         self._proxy().break_target(self._bucket(region), Fault.of(kind, seconds))
 
     def break_all(

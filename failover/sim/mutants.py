@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from failover.aws.route53 import Route53Store, _to_rrset
 from failover.core import evidence, health, plan, policy, records
 from failover.core.events import Event
-from failover.model import Change, Config, Desired, Guard, Health, Override, Pool
+from failover.model import (
+    Change,
+    Config,
+    Desired,
+    Guard,
+    Health,
+    Origin,
+    OriginKey,
+    Outcome,
+    Override,
+    Pool,
+    ProbeResult,
+)
 
 
 def _no_fail_open(real: Callable[..., Desired]) -> Callable[..., Desired]:
@@ -102,6 +115,21 @@ CAUGHT_ELSEWHERE = {
     "test_a_change_whose_answer_was_lost_is_still_logged_as_applied",
 }
 
+
+def _absolute_age(
+    origins: Sequence[Origin], results: Mapping[OriginKey, ProbeResult], **_: Any
+) -> evidence.Freshness:
+    """Canaries judged by absolute age, each alone, as the prober once did."""
+    by_key = {o.key: o for o in origins}
+    judged = {
+        k: replace(r, outcome=Outcome.TOO_OLD)
+        if r.outcome.healthy and r.age is not None and 0 < by_key[k].health.max_age < r.age
+        else r
+        for k, r in results.items()
+    }
+    return evidence.Freshness(judged, frozenset(), [])
+
+
 # The faults each mutant needs to be exercised, and the simulated hours that suffice.
 MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "fail_open_disabled": (None, 60.0),
@@ -113,6 +141,7 @@ MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "resend_ungated": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
     "guard_dropped": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
     "own_fault_counted": (("creds_expiry", "clock_skew", "outage"), 60.0),
+    "freshness_absolute": (("source_down", "stale"), 60.0),
 }
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",
@@ -125,6 +154,7 @@ MUTANTS = {
     "lost_answer_never_settled": "a change whose answer was lost is never settled nor logged",
     "guard_dropped": "a batch that lowers weights carries no guard of the serving set",
     "own_fault_counted": "S3 refusing the daemon's own credentials counts against the origin",
+    "freshness_absolute": "canaries judged by absolute age: the source's outage ages out every replica",
 }
 
 
@@ -157,6 +187,8 @@ def mutant(name: str) -> Iterator[None]:
         patch(records, "absorb", _unsettled_ignored(records.absorb))
     elif name == "guard_dropped":
         patch(plan, "guards", lambda pool, current, changes: [])
+    elif name == "freshness_absolute":
+        patch(evidence, "freshness", _absolute_age)
     else:
         raise KeyError(name)
     try:

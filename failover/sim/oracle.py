@@ -14,7 +14,7 @@ from typing import Any
 from failover.metrics import Metrics
 from failover.model import Action, Config, Origin, OriginKey, Override, ProbeResult
 from failover.round import RoundReport
-from failover.sim.route53 import FakeRoute53, Written, key_of
+from failover.sim.route53 import FakeRoute53, Written, fqdn, key_of
 
 INVARIANTS = {
     "never_all_zero": "no record is ever written (or offered to the gate) with every weight at 0",
@@ -36,6 +36,8 @@ INVARIANTS = {
     "round_never_raises": "nothing raises out of a round",
     "no_lost_update": "a human change nobody has read is never overwritten",
     "unknown_set_untouched": "weighted sets the config does not know are never touched",
+    "source_outage_contained": "while the canary-source Region is down (max_age set, its "
+    "replicas answering), the pool never fails open and the daemon never puts the source back",
 }
 TROUBLE = frozenset(
     {"route53_throttled", "route53_write_failed", "route53_read_failed", "change_conflict"}
@@ -85,6 +87,8 @@ class RoundFacts:
     metrics: Metrics
     unread: frozenset[str] = frozenset()  # pools whose record the daemon has never read
     overrides_unread: bool = False  # no read of the overrides store succeeded for this daemon
+    # Canary sources whose Region is down, in pools nothing else disturbs (the world's truth).
+    sources_down: frozenset[OriginKey] = frozenset()
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Oracle:
     _refusals: float = 0.0
     _pending: list[tuple[tuple[str, str, int], str, float, bool]] = field(default_factory=list)
     late_logs: list[str] = field(default_factory=list)
+    _source_weights: dict[OriginKey, int | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.origins = {o.key: o for o in self.config.all_origins()}
@@ -148,6 +153,7 @@ class Oracle:
         self._check_down(report, f.overrides, now, exempt, mine)
         # Raises wait until the overrides are read: a pool cannot fail open before.
         self._check_failed_open(report, now, exempt or f.overrides_unread)
+        self._check_source_outage(f, mine, now)
 
     def _check_logged(
         self, mine: Sequence[Written], events: Iterable[Mapping[str, Any]], now: float
@@ -327,6 +333,37 @@ class Oracle:
                         now,
                         f"{o.key} at {held}, configured {o.weight}",
                     )
+
+    def _check_source_outage(self, f: RoundFacts, mine: Sequence[Written], now: float) -> None:
+        """The canary source is down and its replicas answer: every replica's canary is
+        as old as the source's last write, none behind another. The pool must keep serving
+        from them: failing open would put the dead source back at its configured weight."""
+        if f.dry_run:
+            return
+        for key in f.sources_down:
+            desired = f.report.desired.get(key.pool)
+            if desired is not None and desired.failed_open:
+                self._fail(
+                    "source_outage_contained", now, f"{key.pool} failed open while {key} is down"
+                )
+            record = fqdn(self.config.pool(key.pool).record)
+            for w in mine:
+                for c in w.changes:
+                    rrset = c["ResourceRecordSet"]
+                    if c["Action"] == "DELETE" or key_of(rrset) != (record, "TXT", key.origin):
+                        continue
+                    was = self._source_weights.get(key)
+                    if rrset["Weight"] > 0 and was == 0:
+                        self._fail(
+                            "source_outage_contained",
+                            now,
+                            f"{key} raised to {rrset['Weight']} while its Region is down",
+                        )
+        self._source_weights = {
+            key: self.r53.weight(o_zone(self.config, self.origins[key]), record_of, key.origin)
+            for key in f.sources_down
+            if (record_of := self.config.pool(key.pool).record)
+        }
 
 
 def o_zone(config: Config, o: Origin) -> str:

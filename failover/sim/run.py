@@ -16,12 +16,13 @@ from prometheus_client import CollectorRegistry
 
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.metrics import Metrics
-from failover.model import Action, Config, OriginKey, Override, quote_txt
+from failover.model import Action, Config, OriginKey, Override, Pool, quote_txt
 from failover.round import Runner
 from failover.sim.oracle import Oracle, RoundFacts, Violation
 from failover.sim.route53 import FakeRoute53, fqdn
 from failover.sim.scenario import (
     INSTANT_KINDS,
+    PROBE_KINDS,
     WINDOW_KINDS,
     Fault,
     Scenario,
@@ -101,7 +102,8 @@ class Simulation:
         self.active: list[Fault] = []
         owned = {p.record: {o.id for o in p.origins} for p in self.config.pools}
         self.r53 = FakeRoute53(self.clock, Route53Faults(lambda: self.active, self.rng), owned)
-        self.prober = SimProber(self.clock, lambda: self.active, self.rng)
+        sources = {p.name: p.canary_source for p in self.config.pools if p.canary_source}
+        self.prober = SimProber(self.clock, lambda: self.active, self.rng, sources)
         self.overrides = MemoryOverrides(
             lambda: any(f.kind == "overrides_down" for f in self.active)
         )
@@ -207,6 +209,7 @@ class Simulation:
                         unread=frozenset(
                             p.name for p in self.config.pools if p.name not in self.runner.records
                         ),
+                        sources_down=self._sources_down(now),
                     )
                 )
                 tick += 1
@@ -214,6 +217,40 @@ class Simulation:
                     tick += 1  # the round overran: the scheduler skips to the next tick
                     self.result.missed += 1
         return self._finish(time.perf_counter() - started)
+
+    def _sources_down(self, now: float) -> frozenset[OriginKey]:
+        """Canary sources whose Region is down while nothing else disturbs their pool.
+
+        Nothing else: no other fault of the pool's origins (nor a cut-off prober, a drain
+        or a pin) active or ended within the time health takes to settle, so that a pool
+        failing open, or its source coming back, can only be the source outage's doing.
+        """
+        down: set[OriginKey] = set()
+        for f in self.active:
+            if f.kind != "source_down":
+                continue
+            for pool in self.config.pools:
+                source = (pool.name, pool.canary_source)
+                if not pool.canary_source or source not in f.origins:
+                    continue
+                if pool.origin(pool.canary_source).health.max_age <= 0:
+                    continue
+                if not self._disturbed(pool, f, now):
+                    down.add(OriginKey(*source))
+        return frozenset(down)
+
+    def _disturbed(self, pool: Pool, outage: Fault, now: float) -> bool:
+        h = pool.origins[0].health
+        interval = self.config.daemon.interval
+        settle = h.hold_down_max + h.slow_start + (h.fall + h.rise + 2) * interval
+        mine = {(pool.name, o.id) for o in pool.origins}
+        for f in self.scenario.faults:
+            if f is outage or f.kind not in (*PROBE_KINDS, "drain", "pin"):
+                continue
+            touches = f.kind == "cutoff" or bool(f.origins & mine)
+            if touches and f.start <= now and f.end + settle >= now:
+                return True
+        return False
 
     def _begin(self, f: Fault) -> bool:
         self.result.faults[f.label] += 1

@@ -14,7 +14,7 @@ FAILING = tuple(o for o in Outcome if not o.healthy and not o.own_fault)
 
 # Probe faults change what canaries answer; Route 53 faults change what the API answers;
 # the rest are people and processes: edits, overrides, restarts, dry-run.
-PROBE_KINDS = ("outage", "partial", "flap", "slow", "stale", "cutoff")
+PROBE_KINDS = ("outage", "partial", "flap", "slow", "stale", "cutoff", "source_down")
 # The daemon's own faults: S3 refuses its requests whatever the origin's health.
 OWN_FAULT_KINDS = ("creds_expiry", "clock_skew")
 ROUTE53_KINDS = ("throttle", "busy", "r53_timeout", "lost_response", "r53_down")
@@ -28,6 +28,7 @@ KIND_WEIGHTS = {
     "slow": 2,
     "stale": 2,
     "cutoff": 2,
+    "source_down": 2,
     "throttle": 2,
     "busy": 2,
     "r53_timeout": 2,
@@ -50,6 +51,7 @@ DESCRIPTIONS = {
     "slow": "latency near the probe timeout (some probes time out)",
     "stale": "stale canary (replication stopped): too old",
     "cutoff": "the prober cut off: every probe a transport failure",
+    "source_down": "the canary-source Region down with max_age set: every replica's canary ages",
     "throttle": "Route 53 Throttling on some calls",
     "busy": "Route 53 PriorRequestNotComplete on some changes",
     "r53_timeout": "Route 53 request timed out before it was applied",
@@ -125,6 +127,8 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
             (("us-east-1", 100),),
         ),
     ]
+    # The pools that check canary age name the Region their canary is written in.
+    sources = {"www": "eu-west-1", "img": "eu-west-1"}
     pools = []
     for name, zone, h, origins in specs:
         zone_name = "example.com" if zone == "Z1SIMWWW" else "example.net"
@@ -138,6 +142,7 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
                     Origin(name, region, f"{name}-{region}", region, w, "_failover/canary.json", h)
                     for region, w in origins
                 ),
+                canary_source=sources.get(name, ""),
             )
         )
     daemon = DaemonSettings(
@@ -262,6 +267,15 @@ def _fault(
         return Fault(kind, start, end, of_region(rng.choice(regions)), Outcome.TOO_OLD)
     if kind == "cutoff":
         return Fault(kind, start, end)
+    if kind == "source_down":
+        # The Region the canary is written in fails; the canaries it replicated to the
+        # other Regions stop being refreshed and age together (world.SimProber).
+        sources = sorted(
+            {o.region for p in config.pools for o in p.origins if o.id == p.canary_source}
+        )
+        region = rng.choice(sources or regions)
+        failing = [o for o in FAILING if o is not Outcome.TOO_OLD]
+        return Fault(kind, start, end, of_region(region), rng.choice(failing))
     if kind in ("throttle", "busy", "r53_timeout", "lost_response"):
         return Fault(kind, start, end, p=rng.uniform(0.1, 0.8))
     if kind == "r53_down":

@@ -54,11 +54,16 @@ class SimProber:
     """Answers each probe as the active faults say; concurrent probes take the slowest's time."""
 
     def __init__(
-        self, clock: SimClock, active: Callable[[], Sequence[Fault]], rng: random.Random
+        self,
+        clock: SimClock,
+        active: Callable[[], Sequence[Fault]],
+        rng: random.Random,
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         self.clock = clock
         self.active = active
         self.rng = rng
+        self.sources = dict(sources or {})  # pool -> the origin its canary is written in
         self.probed_at = clock()  # when the last round's probes finished
 
     def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
@@ -80,11 +85,14 @@ class SimProber:
     def _probe(self, o: Origin, now: float, faults: list[Fault]) -> ProbeResult:
         outcome, latency, age = Outcome.OK, HEALTHY_LATENCY, 5.0
         key = (o.pool, o.id)
+        source = (o.pool, self.sources.get(o.pool, ""))
         for f in faults:
             if f.kind == "cutoff":
                 outcome = self.rng.choice((Outcome.TIMEOUT, Outcome.CONNECTION))
                 latency = o.health.timeout if outcome is Outcome.TIMEOUT else 0.002
                 break
+            if f.kind == "source_down" and source in f.origins:
+                age = max(age, 5.0 + now - f.start)  # nothing refreshes the replicas
             if key not in f.origins:
                 continue
             got = _PROBE_EFFECTS[f.kind](f, o, now, self.rng)
@@ -142,10 +150,11 @@ def _slow(f: Fault, o: Origin, now: float, rng: random.Random) -> Effect:
 
 
 def _stale(f: Fault, o: Origin, now: float, rng: random.Random) -> Effect:
-    age = now - f.start + 3600.0
-    if o.health.max_age > 0:
-        return Outcome.TOO_OLD, HEALTHY_LATENCY, age
-    return Outcome.OK, HEALTHY_LATENCY, age  # a pool that does not check age cannot tell
+    """Replication into this bucket stopped an hour before: the canary only tells its age.
+
+    Whether that is too old is the daemon's judgement against the pool's other canaries.
+    """
+    return Outcome.OK, HEALTHY_LATENCY, now - f.start + 3600.0
 
 
 _PROBE_EFFECTS: dict[str, Callable[[Fault, Origin, float, random.Random], Effect]] = {
@@ -155,6 +164,7 @@ _PROBE_EFFECTS: dict[str, Callable[[Fault, Origin, float, random.Random], Effect
     "slow": _slow,
     "stale": _stale,
     "cutoff": _outage,
+    "source_down": _outage,
 }
 
 

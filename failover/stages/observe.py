@@ -1,4 +1,4 @@
-"""The observe stage: one probe of every origin, and each origin's health stepped by the core."""
+"""The observe stage: one probe of every origin, judged pool-wide, and each health stepped."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class ObserveStage:
         self.health: dict[OriginKey, Health] = {}
         self.results: dict[OriginKey, ProbeResult] = {}
         self.canaries: dict[OriginKey, tuple[float, float]] = {}  # age, and when (unix) seen
+        self.future: frozenset[OriginKey] = frozenset()  # canaries written in the future
 
     def keep_only(self, keys: set[OriginKey]) -> None:
         """Forget the health of origins not in `keys` (gone, or now another target)."""
@@ -42,11 +43,15 @@ class ObserveStage:
 
         Evidence is dated when the probes have answered, not when they were sent.
         """
-        results = prober.probe_all(origins)
+        probed = prober.probe_all(origins)
         now, seen = clock(), wall()
-        self.results = results
-        blind = evidence.blind(results)
-        said: list[Event] = []
+        blind = evidence.blind(probed)
+        # Canary freshness is judged across each pool before any health is stepped: the
+        # prober reports each canary's age, only the pool as a whole says which is stale.
+        fresh = evidence.freshness(origins, probed, future_before=self.future)
+        self.future = fresh.future
+        results = self.results = fresh.results
+        said: list[Event] = list(fresh.events)
         for o in origins:
             result = results[o.key]
             metrics.observe_probe(o.region, result)

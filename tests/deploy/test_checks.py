@@ -212,3 +212,27 @@ def test_command_line_names_a_missing_file(tmp_path: Path) -> None:
     result = run(sys.executable, "-m", "deploy.checks", tmp_path / "nope.yaml")
     assert result.returncode == 2
     assert "nope.yaml" in result.stderr
+
+
+def _rules(t: dict[str, Any]) -> list[Any]:
+    config = t["Resources"]["Bucket"]["Properties"]["ReplicationConfiguration"]["Fn::If"][1]
+    rules: list[Any] = config["Rules"]
+    return rules
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda t: _rules(t)[2]["Fn::If"][1].update(Priority=1), "Priority 1 already used"),
+        (lambda t: _rules(t)[0].pop("Filter"), "no Filter"),
+        (lambda t: _rules(t)[1]["Fn::If"][1].pop("Priority"), "no Priority"),
+    ],
+    ids=["shared priority", "no filter", "no priority"],
+)
+def test_replication_rules_need_a_filter_and_a_priority_each(
+    mutate: Mutation, expected: str
+) -> None:
+    template = copy.deepcopy(_template("origin-bucket.yaml"))
+    mutate(template)
+    messages = _messages(template)
+    assert any(expected in m and m.startswith("Bucket.Replication") for m in messages), messages

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from deploy.checks import load_template
 
 from .tools import DEPLOY
@@ -134,3 +136,83 @@ def test_edge_function_role_may_only_write_its_logs() -> None:
     everywhere = "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:"
     assert {"Fn::Sub": everywhere + "/aws/lambda/us-east-1.${FunctionName}:*"} in resources
     assert "ManagedPolicyArns" not in role
+
+
+NO_VALUE = object()
+
+
+def _resolve(node: Any, params: dict[str, Any], conditions: dict[str, Any]) -> Any:
+    """Evaluate the intrinsics the origin template uses, as CloudFormation would."""
+
+    def ev(n: Any) -> Any:
+        if isinstance(n, list):
+            return [v for v in (ev(x) for x in n) if v is not NO_VALUE]
+        if not isinstance(n, dict):
+            return n
+        if len(n) == 1:
+            ((fn, arg),) = n.items()
+            if fn == "Ref":
+                return NO_VALUE if arg == "AWS::NoValue" else params.get(arg, f"<{arg}>")
+            if fn == "Condition":
+                return ev(conditions[arg])
+            if fn == "Fn::Not":
+                return not ev(arg[0])
+            if fn == "Fn::And":
+                return all(ev(a) for a in arg)
+            if fn == "Fn::Equals":
+                return ev(arg[0]) == ev(arg[1])
+            if fn == "Fn::If":
+                return ev(arg[1]) if ev(conditions[arg[0]]) else ev(arg[2])
+            if fn == "Fn::Join":
+                return arg[0].join(ev(arg[1]))
+            if fn == "Fn::Split":
+                return ev(arg[1]).split(arg[0])
+            if fn == "Fn::Select":
+                return ev(arg[1])[arg[0]]
+            if fn == "Fn::Sub" and isinstance(arg, list):
+                text = arg[0]
+                for k, v in arg[1].items():
+                    text = text.replace("${" + k + "}", ev(v))
+                return text
+            if fn in ("Fn::Sub", "Fn::GetAtt"):
+                return n
+        return {k: v for k, v in ((k, ev(v)) for k, v in n.items()) if v is not NO_VALUE}
+
+    return ev(node)
+
+
+def _replication(destinations: list[str]) -> tuple[Any, Any]:
+    t = _template("origin-bucket.yaml")
+    params = {"ReplicationDestinationBucketArns": destinations, "ReplicationTimeControl": "true"}
+    bucket = t["Resources"]["Bucket"]["Properties"]["ReplicationConfiguration"]
+    role = t["Resources"]["ReplicationRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    return _resolve(bucket, params, t["Conditions"]), _resolve(role, params, t["Conditions"])
+
+
+@pytest.mark.parametrize("count", range(1, 9))
+def test_the_source_replicates_to_every_destination_with_a_rule_and_priority_each(
+    count: int,
+) -> None:
+    """Replication does not chain: each other Region needs its own rule from the source."""
+    arns = [f"arn:aws:s3:::www-site-region-{i}" for i in range(count)]
+    config, role = _replication(arns)
+    rules = config["Rules"]
+    assert [r["Destination"]["Bucket"] for r in rules] == arns
+    assert len({r["Priority"] for r in rules}) == count  # each its own priority
+    assert len({r["Id"] for r in rules}) == count
+    for r in rules:
+        assert r["Filter"] == {"Prefix": ""}  # the V2 schema, which several rules need
+        assert r["DeleteMarkerReplication"] == {"Status": "Enabled"}
+        assert r["Destination"]["ReplicationTime"]["Status"] == "Enabled"
+    replicate = [s for s in role["Statement"] if "s3:ReplicateObject" in s["Action"]]
+    assert replicate[0]["Resource"] == [f"{a}/*" for a in arns]
+
+
+def test_a_bucket_with_no_destination_is_no_replication_source() -> None:
+    t = _template("origin-bucket.yaml")
+    params = {"ReplicationDestinationBucketArns": [""]}
+    assert _resolve(t["Conditions"]["IsReplicationSource"], params, t["Conditions"]) is False
+    config = _resolve(
+        t["Resources"]["Bucket"]["Properties"]["ReplicationConfiguration"], params, t["Conditions"]
+    )
+    assert config is NO_VALUE

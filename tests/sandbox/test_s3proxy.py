@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import http.client
 import json
@@ -21,6 +22,7 @@ from moto.server import ThreadedMotoServer
 
 from failover import canary
 from failover.aws.probe import Prober
+from failover.core.evidence import freshness
 from failover.model import HealthSettings, Origin, Outcome
 from failover.sandbox.observe import wait_until
 from failover.sandbox.s3proxy import Fault, S3FaultProxy, target_of
@@ -31,6 +33,8 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 TIMEOUT = 0.5
 HEALTH = HealthSettings(timeout=TIMEOUT, fall=2, rise=2, hold_down=1.0, max_age=600.0)
 ORIGIN = Origin("www", "eu-west-1", BUCKET, "eu-west-1", 100, "_failover/canary.json", HEALTH)
+# Another bucket of the same pool, never broken: the fresh canary stale ones are judged by.
+PEER = Origin("www", "peer", "proxy-test-peer", "eu-west-1", 100, "_failover/canary.json", HEALTH)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +51,10 @@ def upstream() -> Iterator[str]:
     )
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(Bucket=BUCKET, Key="_failover/canary.json", Body=canary.body(time.time()))
+    s3.create_bucket(
+        Bucket=PEER.bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    s3.put_object(Bucket=PEER.bucket, Key="_failover/canary.json", Body=canary.body(time.time()))
     yield url
     server.stop()
 
@@ -88,7 +96,6 @@ def test_a_healthy_bucket_is_forwarded_unchanged_with_its_signature(
         ("hang", Outcome.TIMEOUT),
         ("drip", Outcome.TIMEOUT),
         ("slow", Outcome.TIMEOUT),
-        ("stale", Outcome.TOO_OLD),
         ("huge", Outcome.MISMATCH),
         ("binary", Outcome.MISMATCH),
         ("truncated", Outcome.CONNECTION),
@@ -264,3 +271,26 @@ def test_a_refused_connection_is_classified_as_connection_not_timeout(
             prober.close()
     assert result.latency < TIMEOUT  # refused at once: nothing timed out
     assert result.outcome is Outcome.CONNECTION, result
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome", "status"),
+    [
+        ("stale", Outcome.TOO_OLD, 206),  # 3 h behind the peer's canary
+        ("future", Outcome.OK, 206),  # flagged, never the reference: the peer stays fresh
+        ("empty", Outcome.OK, 416),  # a 0-byte canary is read, not failed
+    ],
+)
+def test_canary_content_faults_are_judged_against_the_pool(
+    proxy: S3FaultProxy, prober: Prober, kind: str, outcome: Outcome, status: int
+) -> None:
+    """The proxy rewrites what the canary says; the real prober reads it, the core judges."""
+    proxy.break_target(BUCKET, kind)
+    # An empty canary has no written_at: only a pool that does not check age can pass it.
+    health = HealthSettings(timeout=TIMEOUT, max_age=0.0 if kind == "empty" else 600.0)
+    origins = [dataclasses.replace(o, health=health) for o in (ORIGIN, PEER)]
+    judged = freshness(origins, prober.probe_all(origins))
+    mine, peer = (judged.results[o.key] for o in origins)
+    assert (mine.outcome, mine.status) == (outcome, status), mine
+    assert peer.outcome is Outcome.OK, peer
+    assert (judged.future == {ORIGIN.key}) is (kind == "future")

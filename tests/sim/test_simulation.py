@@ -64,6 +64,7 @@ CAUGHT_BY = {
     "resend_ungated": {"never_all_zero"},
     "guard_dropped": {"never_all_zero"},
     "own_fault_counted": {"healthy_never_taken_out", "no_write_while_frozen"},
+    "freshness_absolute": {"source_outage_contained"},
 }
 
 
