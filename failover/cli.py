@@ -32,6 +32,9 @@ from failover.status import to_json
 
 # `failover demo` and `failover sandbox` need it; the daemon's own install leaves it out.
 SANDBOX_EXTRA = "failover[sandbox]"
+# The demo's scripted scenarios (failover.sandbox.scenario.SCENARIOS, named here so
+# that parsing the command line never loads moto).
+DEMO_SCENARIOS = ("default", "overrides-hang")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--fall", type=int, help="override health.fall (a huge value must fail)")
     d.add_argument("--interactive", action="store_true", help="break and heal regions by hand")
+    d.add_argument(
+        "--scenario",
+        choices=DEMO_SCENARIOS,
+        default="default",
+        help="which scripted scenario (default: default; overrides-hang: the overrides "
+        "bucket hangs while a region fails)",
+    )
     d.set_defaults(func=_demo)
     sb = sub.add_parser(
         "sandbox",
@@ -345,7 +355,7 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
 
-    return demo.run(fall=args.fall, interactive=args.interactive)
+    return demo.run(fall=args.fall, interactive=args.interactive, scenario_name=args.scenario)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
