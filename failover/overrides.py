@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -96,7 +97,7 @@ def _shape(doc: object) -> str:
             if not isinstance(item.get(name, ""), str):
                 return f"overrides[{i}].{name} must be a string"
         at = item.get("at", 0.0)
-        if isinstance(at, bool) or not isinstance(at, int | float) or at != at:
+        if isinstance(at, bool) or not isinstance(at, int | float) or math.isnan(at):
             return f"overrides[{i}].at must be a number"
         if item["action"] not in _ACTIONS:
             return f"overrides[{i}].action must be one of {sorted(_ACTIONS)}"
@@ -243,6 +244,11 @@ class S3Store:
             resp = self.client.get_object(Bucket=self.bucket, Key=self.key)
             data = resp["Body"].read(MAX_BYTES + 1)
         except botocore.exceptions.ClientError as e:
+            # AWS, GetObject: "If you have the s3:ListBucket permission on the bucket,
+            # Amazon S3 returns an HTTP status code 404 Not Found error. If you don't
+            # have the s3:ListBucket permission, Amazon S3 returns an HTTP status code
+            # 403 Access Denied error." Only a 404 proves there is no document: a 403
+            # may hide a drain, so it is an error (daemon.yaml grants ListBucket).
             if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return {}, ""
             raise OverrideError(f"{self.location}: {e}") from e

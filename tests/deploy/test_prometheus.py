@@ -36,6 +36,7 @@ DESIGN_METRICS = {
     # Exported beyond DESIGN.md's list, and watched by a rule or a panel.
     "failover_last_round_timestamp_seconds": "gauge",
     "failover_origin_override": "gauge",
+    "failover_overrides_never_read": "gauge",
 }
 # Series whose only values are 0 and 1: a panel must say what each means.
 BOOLEAN_SERIES = {
