@@ -35,6 +35,10 @@ SANDBOX_EXTRA = "failover[sandbox]"
 # The demo's scripted scenarios (failover.sandbox.scenario.SCENARIOS, named here so
 # that parsing the command line never loads moto).
 DEMO_SCENARIOS = ("default", "overrides-hang")
+WAIT_HELP = (
+    "seconds to wait for the daemon's /status to report the change (default: "
+    "max(10, 3 x interval); 0: do not ask); exit 4 if it does not"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("origin")
         sp.add_argument("--reason", required=True, help="why (shown in status and logs)")
         sp.add_argument("--by", default=who(), help="who (default: user@host)")
+        sp.add_argument("--wait", type=float, metavar="SECONDS", help=WAIT_HELP)
         if action is Action.DRAIN:
             sp.add_argument(
                 "--force", action="store_true", help="drain even the last serving origin"
@@ -108,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("pool")
         sp.add_argument("origin")
         sp.add_argument("--by", default=who(), help="who (default: user@host)")
+        sp.add_argument("--wait", type=float, metavar="SECONDS", help=WAIT_HELP)
     cw = sub.add_parser("canary", help="canary object commands")
     csub = cw.add_subparsers(metavar="ACTION")
     w = csub.add_parser(
