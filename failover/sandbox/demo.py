@@ -64,8 +64,10 @@ class Demo:
             f"sandbox up: S3 and Route 53 at {sb.endpoint_url} (strict moto behind a fault "
             f"proxy), DNS at 127.0.0.1:{sb.dns_port}, zone {sb.zone_id}"
         )
-        extra: dict[str, object] = {"overrides": sb.overrides_url} if self.s3_overrides else {}
-        self.config = sb.write_config(fall=self.fall, **extra)
+        if self.s3_overrides:
+            self.config = sb.write_config(fall=self.fall, overrides=sb.overrides_url)
+        else:
+            self.config = sb.write_config(fall=self.fall)
         load(str(self.config), {})  # a bad setting (e.g. --fall) stops here, clearly
         self.listen = next(
             line.split('"')[1]
