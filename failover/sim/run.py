@@ -102,7 +102,9 @@ class Simulation:
         owned = {p.record: {o.id for o in p.origins} for p in self.config.pools}
         self.r53 = FakeRoute53(self.clock, Route53Faults(lambda: self.active, self.rng), owned)
         self.prober = SimProber(self.clock, lambda: self.active, self.rng)
-        self.overrides = MemoryOverrides()
+        self.overrides = MemoryOverrides(
+            self.clock, lambda: self.active, late=self.config.daemon.interval
+        )
         self.result = Result(seed, hours)
         self._ids = 0
         self._seed_route53()
@@ -197,7 +199,9 @@ class Simulation:
                         ended_at=self.clock(),
                         events=events,
                         written=self.r53.written[seen:],
-                        overrides=self.overrides.current,
+                        # What the store holds, and what the daemon last read of it (kept
+                        # while the store cannot be read): both are in force.
+                        overrides={**self.overrides.current, **self.runner.overrides.current},
                         dry_run=dry_run,
                         metrics=self.metrics,
                         unread=frozenset(
