@@ -32,6 +32,13 @@ from failover.status import to_json
 
 # `failover demo` and `failover sandbox` need it; the daemon's own install leaves it out.
 SANDBOX_EXTRA = "failover[sandbox]"
+# The demo's scripted scenarios (failover.sandbox.scenario.SCENARIOS, named here so
+# that parsing the command line never loads moto).
+DEMO_SCENARIOS = ("default", "overrides-hang")
+WAIT_HELP = (
+    "seconds to wait for the daemon's /status to report the change (default: "
+    "max(10, 3 x interval); 0: do not ask); exit 4 if it does not"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("origin")
         sp.add_argument("--reason", required=True, help="why (shown in status and logs)")
         sp.add_argument("--by", default=who(), help="who (default: user@host)")
+        sp.add_argument("--wait", type=float, metavar="SECONDS", help=WAIT_HELP)
         if action is Action.DRAIN:
             sp.add_argument(
                 "--force", action="store_true", help="drain even the last serving origin"
@@ -105,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("pool")
         sp.add_argument("origin")
         sp.add_argument("--by", default=who(), help="who (default: user@host)")
+        sp.add_argument("--wait", type=float, metavar="SECONDS", help=WAIT_HELP)
     cw = sub.add_parser("canary", help="canary object commands")
     csub = cw.add_subparsers(metavar="ACTION")
     w = csub.add_parser(
@@ -119,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--fall", type=int, help="override health.fall (a huge value must fail)")
     d.add_argument("--interactive", action="store_true", help="break and heal regions by hand")
+    d.add_argument(
+        "--scenario",
+        choices=DEMO_SCENARIOS,
+        default="default",
+        help="which scripted scenario (default: default; overrides-hang: the overrides "
+        "bucket hangs while a region fails)",
+    )
     d.set_defaults(func=_demo)
     sb = sub.add_parser(
         "sandbox",
@@ -345,7 +361,7 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
 
-    return demo.run(fall=args.fall, interactive=args.interactive)
+    return demo.run(fall=args.fall, interactive=args.interactive, scenario_name=args.scenario)
 
 
 def _sandbox(args: argparse.Namespace) -> int:

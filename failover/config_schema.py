@@ -166,6 +166,7 @@ DAEMON: dict[str, Field] = {
     "resync": _seconds(lo_open=True),
     "route53_rate": Field(float, 0.0, MAX_ROUTE53_RATE, lo_open=True),
     "overrides": Field(str, check=_overrides),
+    "overrides_grace": _seconds(),
     "canary_write_interval": _seconds(),
 }
 HEALTH: dict[str, Field] = {

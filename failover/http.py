@@ -99,7 +99,16 @@ class Endpoint:
             self._json(req, 200 if ok else 503, {"ok": ok, "detail": why})
         elif path == "/readyz":
             snap = self.snapshot()
-            self._json(req, 200 if snap.ready else 503, {"ready": snap.ready})
+            # Overrides never read since start: a drain may be in force that the daemon
+            # cannot see (an S3 store answering 403, a hung bucket); not ready until read.
+            read = snap.overrides_age is not None
+            ready = snap.ready and read
+            overrides = f"read {snap.overrides_age:.1f}s ago" if read else "never read since start"
+            self._json(
+                req,
+                200 if ready else 503,
+                {"ready": ready, "rounds": snap.ready, "overrides": overrides},
+            )
         elif path == "/status":
             self._json(req, 200, to_json(self.snapshot()))
         else:

@@ -362,4 +362,9 @@ class StateCollector(Collector):
         )
         if snap.overrides_age is not None:
             overrides.add_metric([], snap.overrides_age)
-        yield from (healthy, weight, age, override, failed_open, unknown, frozen, overrides)
+        never = GaugeMetricFamily(
+            "failover_overrides_never_read",
+            "1 while the overrides have not been read once since start (raises held, then grace).",
+        )
+        never.add_metric([], 1.0 if snap.overrides_age is None else 0.0)
+        yield from (healthy, weight, age, override, failed_open, unknown, frozen, overrides, never)

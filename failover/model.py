@@ -154,6 +154,7 @@ class DaemonSettings:
     resync: float = 60.0
     route53_rate: float = 5.0
     overrides: str = "file:///var/lib/failover/overrides.json"
+    overrides_grace: float = 120.0  # seconds raises wait for a first read of the overrides
     canary_write_interval: float = 0.0  # 0 = the daemon does not write canaries
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -43,23 +44,64 @@ def encode(overrides: Mapping[OriginKey, Override]) -> bytes:
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 
+# Far more than any real set of drains and pins (about 200 bytes each); a bigger
+# document is refused before it is parsed.
+MAX_BYTES = 1 << 20
+_ACTIONS = {a.value for a in Action}
+
+
 def decode(data: bytes, where: str) -> Overrides:
-    """Parse an overrides document; a damaged one is an error, never an empty set."""
+    """Parse an overrides document; a damaged or hostile one is an OverrideError, never an empty set.
+
+    Hostile means anything: too big, nested deep enough to exhaust the parser's
+    recursion (RecursionError), or of the wrong types anywhere.
+    """
+    if len(data) > MAX_BYTES:
+        raise OverrideError(f"{where}: not a valid overrides document: over {MAX_BYTES} bytes")
     try:
         doc = json.loads(data)
-        out: Overrides = {}
-        for item in doc["overrides"]:
-            key = OriginKey(str(item["pool"]), str(item["origin"]))
-            out[key] = Override(
-                key=key,
-                action=Action(item["action"]),
-                by=str(item.get("by", "")),
-                at=float(item.get("at", 0.0)),
-                reason=str(item.get("reason", "")),
-            )
-    except (ValueError, KeyError, TypeError) as e:
+    except RecursionError as e:
+        raise OverrideError(f"{where}: not a valid overrides document: nested too deep") from e
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError included
         raise OverrideError(f"{where}: not a valid overrides document: {e}") from e
+    problem = _shape(doc)
+    if problem:
+        raise OverrideError(f"{where}: not a valid overrides document: {problem}")
+    out: Overrides = {}
+    for item in doc["overrides"]:
+        key = OriginKey(item["pool"], item["origin"])
+        out[key] = Override(
+            key=key,
+            action=Action(item["action"]),
+            by=item.get("by", ""),
+            at=float(item.get("at", 0.0)),
+            reason=item.get("reason", ""),
+        )
     return out
+
+
+def _shape(doc: object) -> str:
+    """What is wrong with a parsed document's types ("" if nothing)."""
+    if not isinstance(doc, dict):
+        return f"a JSON object is expected, not {type(doc).__name__}"
+    items = doc.get("overrides")
+    if not isinstance(items, list):
+        return '"overrides" must be a list'
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            return f"overrides[{i}] must be an object"
+        for name in ("pool", "origin", "action"):
+            if not isinstance(item.get(name), str):
+                return f"overrides[{i}].{name} must be a string"
+        for name in ("by", "reason"):
+            if not isinstance(item.get(name, ""), str):
+                return f"overrides[{i}].{name} must be a string"
+        at = item.get("at", 0.0)
+        if isinstance(at, bool) or not isinstance(at, int | float) or math.isnan(at):
+            return f"overrides[{i}].at must be a number"
+        if item["action"] not in _ACTIONS:
+            return f"overrides[{i}].action must be one of {sorted(_ACTIONS)}"
+    return ""
 
 
 class OverrideStore(Protocol):
@@ -139,7 +181,8 @@ class FileStore:
 
     def _bytes(self) -> bytes | None:
         try:
-            return self.path.read_bytes()
+            with self.path.open("rb") as f:
+                return f.read(MAX_BYTES + 1)
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -199,8 +242,13 @@ class S3Store:
     def read(self) -> tuple[Overrides, str]:
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=self.key)
-            data = resp["Body"].read()
+            data = resp["Body"].read(MAX_BYTES + 1)
         except botocore.exceptions.ClientError as e:
+            # AWS, GetObject: "If you have the s3:ListBucket permission on the bucket,
+            # Amazon S3 returns an HTTP status code 404 Not Found error. If you don't
+            # have the s3:ListBucket permission, Amazon S3 returns an HTTP status code
+            # 403 Access Denied error." Only a 404 proves there is no document: a 403
+            # may hide a drain, so it is an error (daemon.yaml grants ListBucket).
             if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return {}, ""
             raise OverrideError(f"{self.location}: {e}") from e

@@ -64,7 +64,9 @@ class Runner:
         self.observe = ObserveStage()
         self.reader = RecordsStage(store, background=background, clock=clock)
         self.writer = WriteStage(store, background=background, clock=clock)
-        self.overrides = OverridesStage(overrides, background=background, clock=clock)
+        self.overrides = OverridesStage(
+            overrides, background=background, clock=clock, grace=config.daemon.overrides_grace
+        )
         self.propagation = PropagationStage(store, background=background, clock=clock)
         self.desired: dict[str, Desired] = {}
         self.frozen = False
@@ -104,6 +106,7 @@ class Runner:
                 }
             )
             self.config = config
+            self.overrides.grace = config.daemon.overrides_grace
             self.reader.forget_schedule()  # names or zones may have changed
             self.metrics.track(config.all_origins())
 
@@ -142,7 +145,7 @@ class Runner:
             {name: r.sets for name, r in self.records.items()},
             self.observe.health,
             self.overrides.current,
-            overrides_known=self.overrides.known,
+            overrides_known=not self.overrides.holding,
             frozen=blind,
             was_open={n: d.failed_open for n, d in self.desired.items()},
             now=self.clock(),

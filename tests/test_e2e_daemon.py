@@ -152,6 +152,7 @@ def test_drain_and_undrain_through_the_cli(daemon: Running) -> None:
     cfg = str(daemon.config)
     r = cli("drain", "www", "us-east-1", "--reason", "maintenance", "--config", cfg)
     assert r.returncode == 0, r.stderr
+    assert "confirmed: the daemon at" in r.stdout  # read back from its /status
     wait_for("us-east-1 drained", lambda: daemon.weights()["us-east-1"] == 0)
     # Draining the other two would leave nothing serving: refused without --force.
     assert cli("drain", "www", "eu-west-1", "--reason", "x", "--config", cfg).returncode == 0

@@ -51,8 +51,21 @@ def test_healthz_is_good_while_rounds_complete_and_fails_when_they_stop(served) 
 def test_readyz_follows_the_snapshot(served) -> None:  # type: ignore[no-untyped-def]
     ep, _, snaps = served
     assert get(ep.port, "/readyz")[0] == 503
-    snaps.append(Snapshot(ready=True))
+    snaps.append(Snapshot(ready=True, overrides_age=1.0))
     assert get(ep.port, "/readyz")[0] == 200
+
+
+def test_readyz_is_503_and_says_so_while_the_overrides_were_never_read(served) -> None:  # type: ignore[no-untyped-def]
+    """A store answering 403 or hanging since start: rounds run, but a drain may be unseen."""
+    ep, _, snaps = served
+    snaps.append(Snapshot(ready=True, overrides_age=None))
+    code, body = get(ep.port, "/readyz")
+    assert code == 503
+    assert json.loads(body)["overrides"] == "never read since start"
+    snaps.append(Snapshot(ready=True, overrides_age=3.0))
+    code, body = get(ep.port, "/readyz")
+    assert code == 200
+    assert json.loads(body)["overrides"] == "read 3.0s ago"
 
 
 def test_status_is_json_and_metrics_is_the_registry(served) -> None:  # type: ignore[no-untyped-def]

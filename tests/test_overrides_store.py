@@ -6,6 +6,7 @@ import os
 import stat
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -13,7 +14,20 @@ import pytest
 
 from failover.errors import OverrideConflictError, OverrideError
 from failover.model import Action, OriginKey, Override
-from failover.overrides import FileStore, Overrides, S3Store, VersionedStore, open_store, update
+from failover.overrides import (
+    MAX_BYTES,
+    S3_CLIENT,
+    FileStore,
+    Overrides,
+    S3Store,
+    VersionedStore,
+    decode,
+    encode,
+    open_store,
+    update,
+)
+from failover.sandbox.faults import OVERRIDES_FAULTS, overrides_fault
+from failover.sandbox.s3proxy import Fault, S3FaultProxy
 
 
 def drain(origin: str) -> Override:
@@ -129,3 +143,130 @@ def test_a_damaged_file_is_an_error_not_an_empty_set(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(OverrideError, match="not a valid overrides document"):
         FileStore(path).read()
+
+
+# -- reads that fail are errors, never "no overrides" -------------------------------------
+@pytest.fixture
+def proxied(endpoint: str) -> Iterator[tuple[S3Store, S3FaultProxy]]:
+    """An S3 store whose requests cross the sandbox's fault proxy on their way to moto."""
+    with S3FaultProxy(endpoint) as proxy:
+        bucket = f"ovr-{uuid.uuid4().hex[:10]}"
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+        client = boto3.client(
+            "s3", region_name="us-east-1", endpoint_url=proxy.url, config=S3_CLIENT
+        )
+        yield S3Store(bucket, "failover/overrides.json", client), proxy
+        client.close()
+
+
+def test_an_s3_object_never_written_is_no_overrides_when_s3_says_404(
+    proxied: tuple[S3Store, S3FaultProxy],
+) -> None:
+    store, _ = proxied
+    assert store.read() == ({}, "")
+
+
+def test_s3_refusing_the_read_403_is_an_error_never_no_overrides(
+    proxied: tuple[S3Store, S3FaultProxy],
+) -> None:
+    """Without s3:ListBucket, S3 answers 403 for a missing object: that proves nothing.
+
+    AWS, GetObject: "If you don't have the s3:ListBucket permission, Amazon S3 returns
+    an HTTP status code 403 Access Denied error." A drain may be in force behind it.
+    """
+    store, proxy = proxied
+    store.save({drain("a").key: drain("a")})
+    proxy.break_target(store.bucket, overrides_fault("refuse"))
+    with pytest.raises(OverrideError, match=r"AccessDenied|403"):
+        store.read()
+    with pytest.raises(OverrideError):
+        store.load()
+
+
+def test_a_garbled_s3_object_is_an_error_never_no_overrides(
+    proxied: tuple[S3Store, S3FaultProxy],
+) -> None:
+    store, proxy = proxied
+    proxy.break_target(store.bucket, overrides_fault("garbled"))
+    with pytest.raises(OverrideError, match="not a valid overrides document"):
+        store.read()
+
+
+def test_every_overrides_fault_of_the_sandbox_has_a_proxy_kind() -> None:
+    assert set(OVERRIDES_FAULTS) == {"refuse", "slow", "hang", "garbled"}
+    for name in OVERRIDES_FAULTS:
+        Fault.of(overrides_fault(name))  # raises for a kind the proxy does not know
+    with pytest.raises(ValueError, match="unknown overrides fault"):
+        overrides_fault("melt")
+
+
+def _read_as_nobody(store: FileStore) -> str:
+    """What `store.read()` gives in a child process that cannot read the file.
+
+    Root reads any file whatever its mode, so the child drops to nobody first.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.close(r)
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            try:
+                got = f"read {store.read()!r}"
+            except OverrideError as e:
+                got = f"OverrideError {e}"
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                got = f"{type(e).__name__} {e}"
+            os.write(w, got.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read().decode()
+    os.waitpid(pid, 0)
+    return out
+
+
+def test_a_file_the_daemon_may_not_read_is_an_error_never_no_overrides(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "overrides.json")
+    store.save({drain("a").key: drain("a")})
+    store.path.chmod(0)
+    got = _read_as_nobody(store)
+    assert got.startswith("OverrideError"), got
+    assert "Permission denied" in got
+
+
+HOSTILE = {
+    "nested 1,000 deep": b"[" * 1000 + b"]" * 1000,
+    "nested 100,000 deep": b'{"overrides": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "over the size limit": b'{"overrides": [], "pad": "' + b"x" * MAX_BYTES + b'"}',
+    "not an object": b"[]",
+    "a string": b'"overrides"',
+    "overrides not a list": b'{"overrides": {"pool": "www"}}',
+    "an item not an object": b'{"overrides": [1]}',
+    "pool not a string": b'{"overrides": [{"pool": ["www"], "origin": "a", "action": "drain"}]}',
+    "origin missing": b'{"overrides": [{"pool": "www", "action": "drain"}]}',
+    "unknown action": b'{"overrides": [{"pool": "www", "origin": "a", "action": "melt"}]}',
+    "at not a number": b'{"overrides": [{"pool": "www", "origin": "a", "action": "drain", "at": "x"}]}',
+    "at is true": b'{"overrides": [{"pool": "www", "origin": "a", "action": "drain", "at": true}]}',
+    "reason not a string": b'{"overrides": [{"pool": "www", "origin": "a", "action": "pin", "reason": {}}]}',
+    "not UTF-8": b"\xff\xfe\x00garbage",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("data", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_a_hostile_document_is_a_clear_override_error(data: bytes, tmp_path: Path) -> None:
+    with pytest.raises(OverrideError, match="not a valid overrides document"):
+        decode(data, "test")
+    path = tmp_path / "overrides.json"
+    path.write_bytes(data)
+    with pytest.raises(OverrideError, match="not a valid overrides document"):
+        FileStore(path).read()
+
+
+def test_a_valid_document_round_trips() -> None:
+    doc = {drain("a").key: drain("a"), drain("b").key: drain("b")}
+    assert decode(encode(doc), "test") == doc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from failover.core import plan
-from failover.model import Change, Decision, Desired, WeightedSet
+from failover.model import Change, Decision, Desired, Health, State, WeightedSet
 from tests.factories import make_pool, pool_plans, wset
 
 POOL = make_pool()
@@ -124,3 +124,45 @@ def test_no_guard_when_nothing_is_lowered_or_a_swap_already_pins_a_serving_set()
     assert plan.guards(POOL, now, plan.diff(POOL, now, desired(100, 100, 100))) == []
     swap = plan.diff(POOL, now, desired(100, 0, 100))  # A up, B down: A's swap pins A
     assert plan.guards(POOL, now, swap) == []
+
+
+# -- raises held while the overrides are unread ------------------------------------------
+UP, DOWN = Health(State.UP), Health(State.DOWN, down_since=0.0, hold_down=30.0)
+
+
+def held_plan(now: dict[str, WeightedSet], health: dict[str, Health]) -> plan.PoolPlan:
+    return plan.plan_pool(
+        POOL,
+        now,
+        health,
+        {},
+        overrides_known=False,
+        frozen=False,
+        was_open=False,
+        now=1000.0,
+        said=[],
+    )
+
+
+def test_raises_are_held_while_the_overrides_are_unread_if_another_origin_still_serves() -> None:
+    """A recovered origin waits (a drain may be in force): a healthy one serves meanwhile."""
+    p = held_plan(current(100, 0, 100), {A: UP, B: UP, C: UP})
+    assert [c.new.set_id for c in p.held] == [B]
+    assert p.changes == ()
+    assert not p.refused
+
+
+def test_held_raises_never_keep_the_pool_on_its_dead_last_serving_origin() -> None:
+    """Replacing the last serving origin needs a raise: it is never held, nor the gate refused."""
+    p = held_plan(current(100, 0, 0), {A: DOWN, B: UP, C: UP})
+    assert p.held == ()
+    assert not p.refused
+    assert {c.new.set_id: c.new.weight for c in p.changes} == {A: 0, B: 100, C: 100}
+
+
+def test_held_raises_never_stop_a_pool_from_failing_open() -> None:
+    """Every origin down: the pool fails open to its configured weights, raises included."""
+    p = held_plan(current(100, 0, 0), {A: DOWN, B: DOWN, C: DOWN})
+    assert p.desired.failed_open
+    assert p.held == ()
+    assert {c.new.set_id: c.new.weight for c in p.changes} == {B: 100, C: 100}

@@ -13,6 +13,7 @@ from failover.daemon import route53_client
 from failover.model import Config
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_UNCONFIRMED = 4  # an override was saved, but the daemon was not seen to take it
 
 
 def config_of(args: argparse.Namespace) -> Config:

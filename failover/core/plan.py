@@ -138,7 +138,7 @@ def plan_pool(
     said.extend(edge)
     changes = diff(pool, current, desired)
     held: list[Change] = []
-    if not overrides_known:
+    if not overrides_known and not needs_raises(pool, current, desired, changes):
         # Until the overrides have been read once, a drain may be in force: raising a
         # weight could undo it, so raises wait (lowering is always safe to do).
         held = [c for c in changes if c.raises]
@@ -157,6 +157,22 @@ def plan_pool(
         said.append(events.error("writes_refused", pool=pool.name, reason=unsafe))
         return PoolPlan(desired, held=tuple(held), refused=unsafe)
     return PoolPlan(desired, tuple(changes), tuple(guards(pool, current, changes)), tuple(held))
+
+
+def needs_raises(pool: Pool, current: Sets, desired: Desired, changes: Sequence[Change]) -> bool:
+    """Whether the pool needs its raises to keep an origin serving: they are never held.
+
+    A pool failing open needs them (every origin back at its configured weight), and
+    so does a pool whose changes without their raises would leave none of the origins
+    policy wants serving with any weight: the last serving origin being replaced. A
+    drain that may be in force weighs less than a record serving only the dead.
+    """
+    if desired.failed_open:
+        return True
+    after = {sid: s.weight for sid, s in current.items()}
+    after.update((c.new.set_id, c.new.weight) for c in changes if not c.raises)
+    wanted = [sid for sid, w in desired.weights().items() if w > 0]
+    return bool(wanted) and not any(after.get(sid, 0) > 0 for sid in wanted)
 
 
 def target(pool: Pool, origin_id: str, weight: int) -> WeightedSet:

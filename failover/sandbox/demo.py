@@ -41,8 +41,11 @@ class ScenarioError(Exception):
 class Demo:
     """The running world: sandbox, daemon subprocess, edge stream, DNS sampler, timeline."""
 
-    def __init__(self, timings: Timings, fall: int | None, out: TextIO) -> None:
+    def __init__(
+        self, timings: Timings, fall: int | None, out: TextIO, *, s3_overrides: bool = False
+    ) -> None:
         self.timings = timings
+        self.s3_overrides = s3_overrides
         self.fall = fall or timings.fall
         self.tl = Timeline(out)
         # Waits are sized from the demo's own timings, not the configured fall: a daemon
@@ -61,7 +64,10 @@ class Demo:
             f"sandbox up: S3 and Route 53 at {sb.endpoint_url} (strict moto behind a fault "
             f"proxy), DNS at 127.0.0.1:{sb.dns_port}, zone {sb.zone_id}"
         )
-        self.config = sb.write_config(fall=self.fall)
+        if self.s3_overrides:
+            self.config = sb.write_config(fall=self.fall, overrides=sb.overrides_url)
+        else:
+            self.config = sb.write_config(fall=self.fall)
         load(str(self.config), {})  # a bad setting (e.g. --fall) stops here, clearly
         self.listen = next(
             line.split('"')[1]
@@ -184,19 +190,21 @@ def run(
     interactive: bool = False,
     out: TextIO = sys.stdout,
     timings: Timings | None = None,
+    scenario_name: str = "default",
 ) -> int:
-    """Run the scripted demo (or the interactive loop); 0 if every expectation held."""
+    """Run a scripted scenario (or the interactive loop); 0 if every expectation held."""
+    play, s3_overrides = scenario.SCENARIOS[scenario_name]
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt  # unwind through `finally`: the daemon is stopped, not orphaned
 
     previous = signal.signal(signal.SIGTERM, on_term)
-    demo = Demo(timings or Timings(), fall, out)
+    demo = Demo(timings or Timings(), fall, out, s3_overrides=s3_overrides)
     try:
         demo.start()
         if interactive:
             return _interactive(demo)
-        scenario.play(demo)
+        play(demo)
     except ScenarioError as e:
         demo.tl.say(f"scenario stopped: {e}")
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""Inject Route 53 faults (throttling, a busy zone, 503s, read timeouts) into botocore calls.
+"""Inject Route 53 faults into botocore calls, and name the overrides store's faults.
 
 moto never throttles. A handler on ``before-send.route53.<Operation>`` answers in place of
 the wire with the bytes Route 53 sends (restxml ``ErrorResponse``), so botocore parses,
@@ -141,3 +141,24 @@ def inject_route53_fault(
     )
     handle._unregister = lambda: emitter.unregister(event, unique_id=f"failover-fault-{id(handle)}")
     return handle
+
+
+# The overrides store's faults by name, as the S3 fault proxy plays them on the
+# overrides bucket: S3 refusing the read (403 AccessDenied, what GetObject answers
+# for a missing key without s3:ListBucket, or a bucket policy), a slow answer, a
+# read that never answers, and a 200 whose body is not an overrides document.
+OVERRIDES_FAULTS: dict[str, str] = {
+    "refuse": "http_403",
+    "slow": "slow",
+    "hang": "hang",
+    "garbled": "binary",
+}
+
+
+def overrides_fault(name: str) -> str:
+    """The S3 fault proxy's kind that plays the named overrides fault."""
+    try:
+        return OVERRIDES_FAULTS[name]
+    except KeyError:
+        known = ", ".join(OVERRIDES_FAULTS)
+        raise ValueError(f"unknown overrides fault {name!r} (known: {known})") from None

@@ -182,3 +182,47 @@ def play(demo: Demo) -> None:
     every_region_down(demo)
     network_cut(demo)
     recovered(demo)
+
+
+def overrides_hang(demo: Demo) -> None:
+    """The overrides bucket hangs while a region fails: failover within the bound all the same.
+
+    The daemon read the (empty) S3 overrides store at start; from now on every read
+    hangs. The read runs on a lane of its own with a deadline and a bounded client,
+    so rounds keep their interval and use the last good overrides.
+    """
+    demo.tl.head("the overrides bucket hangs (every read of the S3 store never answers)")
+    t0 = time.time()
+    demo.sandbox.break_overrides("hang")
+    demo.tl.say(f"injected hang into {demo.sandbox.ops_bucket} (overrides store)", t0)
+    one_down(demo, "eu-west-1", "http_503", "S3 answers 503 while the overrides bucket hangs")
+    demo.wait_event(
+        "overrides_read_late",
+        t0,
+        lambda e: True,
+        "the overrides read is reported late, the round did not wait for it",
+    )
+    code, body = demo._get("/metrics")
+    ages = [
+        line for line in body.decode().splitlines() if line.startswith("failover_overrides_age")
+    ]
+    demo.tl.expect(
+        code == 200 and bool(ages), "the overrides' staleness is exported (last good value kept)"
+    )
+    for line in ages:
+        demo.tl.say(f"  {line}")
+    demo.sandbox.heal_overrides()
+    demo.tl.say("healed the overrides bucket")
+
+
+def play_overrides_hang(demo: Demo) -> None:
+    steady(demo)
+    overrides_hang(demo)
+    recovered(demo)
+
+
+# name -> (the scripted scenario, whether its daemon keeps overrides in the sandbox's S3)
+SCENARIOS: dict[str, tuple[Callable[[Demo], None], bool]] = {
+    "default": (play, False),
+    "overrides-hang": (play_overrides_hang, True),
+}

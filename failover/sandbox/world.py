@@ -33,11 +33,13 @@ from failover.aws.route53 import parse_txt
 from failover.model import quote_txt
 from failover.sandbox import route53_strict
 from failover.sandbox.dns import DnsResponder, WeightedAnswer
+from failover.sandbox.faults import overrides_fault
 from failover.sandbox.s3proxy import ROUTE53, Fault, S3FaultProxy
 
 REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
 ZONE = "example.com"
 RECORD = "origin.example.com"
+OVERRIDES_KEY = "failover/overrides.json"
 CANARY_KEY = "_failover/canary.json"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 _DAEMON_KEYS = frozenset(
@@ -85,6 +87,7 @@ class Sandbox:
         self.timings = timings or Timings()
         self.prefix = prefix or f"sbx-{secrets.token_hex(3)}"
         self.buckets = {region: f"{self.prefix}-{region}" for region in REGIONS}
+        self.ops_bucket = f"{self.prefix}-ops"  # holds the S3 overrides store, if used
         self.record = RECORD
         self.dir = Path(tempfile.mkdtemp(prefix="failover-sandbox-"))
         self._moto: ThreadedMotoServer | None = None
@@ -121,6 +124,9 @@ class Sandbox:
         self.zone_id = self.route53.create_hosted_zone(
             Name=ZONE, CallerReference=secrets.token_hex(8)
         )["HostedZone"]["Id"].rsplit("/", 1)[-1]
+        ops = session.client("s3", region_name="us-east-1", endpoint_url=self.moto_url)
+        self._clients.append(ops)
+        ops.create_bucket(Bucket=self.ops_bucket)  # empty: no overrides object yet
         now = time.time()
         changes: list[Any] = []
         for region, bucket in self.buckets.items():
@@ -238,6 +244,18 @@ class Sandbox:
     def break_route53(self, kind: str, seconds: float | None = None) -> None:
         """Make Route 53's API, as the product reaches it, misbehave (e.g. `slow` writes)."""
         self._proxy().break_target(ROUTE53, Fault.of(kind, seconds))
+
+    @property
+    def overrides_url(self) -> str:
+        """An S3 overrides store in the sandbox's ops bucket (for `config_toml(overrides=...)`)."""
+        return f"s3://{self.ops_bucket}/{OVERRIDES_KEY}"
+
+    def break_overrides(self, name: str, seconds: float | None = None) -> None:
+        """Make the S3 overrides store misbehave: `refuse`, `slow`, `hang` or `garbled`."""
+        self._proxy().break_target(self.ops_bucket, Fault.of(overrides_fault(name), seconds))
+
+    def heal_overrides(self) -> None:
+        self._proxy().heal(self.ops_bucket)
 
     def heal(self, region: str | None = None) -> None:
         """Heal one region's bucket, or everything (Route 53 included) when none is named."""

@@ -105,7 +105,7 @@ class Simulation:
         sources = {p.name: p.canary_source for p in self.config.pools if p.canary_source}
         self.prober = SimProber(self.clock, lambda: self.active, self.rng, sources)
         self.overrides = MemoryOverrides(
-            lambda: any(f.kind == "overrides_down" for f in self.active)
+            self.clock, lambda: self.active, late=self.config.daemon.interval
         )
         self.served_at_start = 0  # the store's good reads when this daemon started
         self.result = Result(seed, hours)
@@ -202,7 +202,9 @@ class Simulation:
                         ended_at=self.clock(),
                         events=events,
                         written=self.r53.written[seen:],
-                        overrides=self.overrides.current,
+                        # What the store holds, and what the daemon last read of it (kept
+                        # while the store cannot be read): both are in force.
+                        overrides={**self.overrides.current, **self.runner.overrides.current},
                         dry_run=dry_run,
                         metrics=self.metrics,
                         overrides_unread=self.overrides.served == self.served_at_start,

@@ -18,6 +18,8 @@ PROBE_KINDS = ("outage", "partial", "flap", "slow", "stale", "cutoff", "source_d
 # The daemon's own faults: S3 refuses its requests whatever the origin's health.
 OWN_FAULT_KINDS = ("creds_expiry", "clock_skew")
 ROUTE53_KINDS = ("throttle", "busy", "r53_timeout", "lost_response", "r53_down")
+# The overrides store misbehaving: refusing (403), slow, hung, or a garbled document.
+OVERRIDES_KINDS = ("ovr_refuse", "ovr_slow", "ovr_hang", "ovr_garbled")
 WINDOW_KINDS = ("drain", "pin", "dry_run")
 STORE_KINDS = ("overrides_down",)
 INSTANT_KINDS = ("human_edit", "human_delete", "restart")
@@ -34,6 +36,10 @@ KIND_WEIGHTS = {
     "r53_timeout": 2,
     "lost_response": 2,
     "r53_down": 1,
+    "ovr_refuse": 1,
+    "ovr_slow": 1,
+    "ovr_hang": 1,
+    "ovr_garbled": 1,
     "drain": 1,
     "pin": 1,
     "dry_run": 1,
@@ -57,6 +63,10 @@ DESCRIPTIONS = {
     "r53_timeout": "Route 53 request timed out before it was applied",
     "lost_response": "Route 53 applied a change but its answer was lost",
     "r53_down": "Route 53 refusing every call (throttled) for a while",
+    "ovr_refuse": "the overrides store refuses every read (403 AccessDenied)",
+    "ovr_slow": "the overrides store answers a round late (the value read a round ago)",
+    "ovr_hang": "the overrides store hangs: every read runs past the lane's deadline",
+    "ovr_garbled": "the overrides store serves a hostile document (deep, huge, wrong types)",
     "drain": "an operator drains an origin (sometimes the last one, forced)",
     "pin": "an operator pins an origin",
     "dry_run": "the daemon reloaded into dry-run",
@@ -287,6 +297,8 @@ def _fault(
         return Fault(kind, start, min(end, start + length), p=rng.uniform(0.2, 1.0))
     if kind == "clock_skew":
         return Fault(kind, start, end, p=rng.choice((1.0, rng.uniform(0.05, 0.9))))
+    if kind in OVERRIDES_KINDS:
+        return Fault(kind, start, end)
     if kind in ("drain", "pin"):
         return Fault(kind, start, end, frozenset({(one.pool, one.id)}))
     if kind == "dry_run":

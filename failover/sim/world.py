@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from failover.errors import OverrideError
 from failover.model import Origin, OriginKey, Outcome, Override, ProbeResult
+from failover.overrides import decode
 from failover.sim.scenario import OWN_FAULT_KINDS, Fault
 
 STATUS = {
@@ -185,24 +186,65 @@ class Route53Faults:
         return None
 
 
+# Hostile documents the garbled store serves in turn, each one a reason `decode` refuses.
+GARBLED = (
+    b"[" * 1000 + b"]" * 1000,  # 1,000 deep: RecursionError in the parser
+    b'{"overrides": {"pool": "www"}}',  # wrong types
+    b'{"overrides": [{"pool": 1, "origin": [], "action": "drain"}]}',
+    b"\xff\xfe\x00 not text",
+    b'{"overrides": [',  # truncated
+)
+
+
 class MemoryOverrides:
     """Overrides as the CLI would leave them in the shared store, kept in memory.
 
-    While `refusing()` is true every read fails; `served` counts the reads that did not.
+    The active `ovr_*` faults change what a read gives, as the daemon's round sees
+    it. The simulation runs the overrides stage inline, so nothing can hang there:
+    `ovr_hang` is what the round sees of a hung bucket once the lane's deadline has
+    passed (the read fails, the last good overrides stay), without the round
+    waiting; `ovr_slow` is a read that lands a round late (the value the store held
+    an interval ago); `ovr_refuse` is S3's 403; `ovr_garbled` serves a hostile
+    document through the real `decode`.
+    `overrides_down` refuses every read too (with a drain in force and a restart meanwhile:
+    see the scenario); `served` counts the reads that gave overrides.
     """
 
     location = "memory://overrides"
 
-    def __init__(self, refusing: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] | None = None,
+        active: Callable[[], Sequence[Fault]] | None = None,
+        late: float = 10.0,
+    ) -> None:
         self.current: dict[OriginKey, Override] = {}
-        self.refusing = refusing
+        self.clock = clock or (lambda: 0.0)
+        self.active = active or (lambda: ())
+        self.late = late
+        self.history: list[tuple[float, dict[OriginKey, Override]]] = [(float("-inf"), {})]
+        self.garbled = 0
         self.served = 0
 
     def load(self) -> dict[OriginKey, Override]:
-        if self.refusing():
-            raise OverrideError(f"{self.location}: the store refused the read")
+        kinds = {f.kind for f in self.active()}
+        if "ovr_refuse" in kinds or "overrides_down" in kinds:
+            raise OverrideError(
+                f"{self.location}: An error occurred (AccessDenied) when calling the "
+                "GetObject operation: Access Denied"
+            )
+        if "ovr_hang" in kinds:
+            raise OverrideError(f"{self.location}: Read timeout on endpoint URL (lane deadline)")
+        if "ovr_garbled" in kinds:
+            self.garbled += 1
+            return decode(GARBLED[self.garbled % len(GARBLED)], self.location)
         self.served += 1
+        if "ovr_slow" in kinds:
+            then = self.clock() - self.late
+            return dict(next(o for t, o in reversed(self.history) if t <= then))
         return dict(self.current)
 
     def save(self, overrides: Mapping[OriginKey, Override]) -> None:
         self.current = dict(overrides)
+        self.history.append((self.clock(), dict(overrides)))
+        del self.history[:-64]

@@ -15,8 +15,11 @@ from failover.stages.lane import Lane
 class OverridesStage:
     """Reads the overrides store once per round at most, never making the round wait.
 
-    Until one read succeeds, `known` is false (a drain may be in force). A read that
-    fails or runs late keeps the last good overrides; `age` says how old they are.
+    Until one read succeeds, `known` is false (a drain may be in force), and raises
+    are held, but only for `grace` seconds from the start: a store that cannot be read
+    (a bucket that answers 403, a hung one) must not stop every recovery for good.
+    A read that fails or runs late keeps the last good overrides; `age` says how old
+    they are.
     """
 
     def __init__(
@@ -26,22 +29,30 @@ class OverridesStage:
         background: bool,
         clock: Callable[[], float],
         deadline: float = 5.0,
+        grace: float = 120.0,
     ) -> None:
-
         self.store = store
+        self.grace = grace
         self.deadline = deadline
         self.clock = clock
         self.lane: Lane[Overrides] = Lane("overrides", background=background, clock=clock)
         self.current: dict[OriginKey, Override] = {}
         self.known = False
         self.read_at: float | None = None  # monotonic time of the last good read
+        self.started = clock()
+        self.grace_over = False
+
+    @property
+    def holding(self) -> bool:
+        """Whether raises are held: overrides never read, and the grace not yet over."""
+        return not self.known and self.clock() - self.started < self.grace
 
     def start(self) -> None:
         if self.lane.idle:
             self.lane.start(self.store.load, self.deadline)
 
     def collect(self) -> list[Event]:
-        said: list[Event] = []
+        said = self._grace_edge()
         late = self.lane.late()
         if late is not None:
             said.append(
@@ -73,6 +84,19 @@ class OverridesStage:
         self.known = True
         self.read_at = self.clock()
         return said
+
+    def _grace_edge(self) -> list[Event]:
+        if self.known or self.grace_over or self.holding:
+            return []
+        self.grace_over = True
+        return [
+            events.error(
+                "overrides_grace_ended",
+                location=self.store.location,
+                grace=self.grace,
+                reason="overrides never read since start: raises no longer held",
+            )
+        ]
 
     def age(self) -> float | None:
         """Seconds since the overrides were last read successfully (None: never)."""

@@ -106,7 +106,23 @@ def test_daemon_task_role_is_least_privilege() -> None:
         for a in ([stmt["Action"]] if isinstance(stmt["Action"], str) else stmt["Action"])
     }
     assert not any("*" in a for a in actions)
-    assert "s3:ListBucket" not in actions  # a missing canary must read as 403
+    listing = [sid for sid, stmt in s.items() if "s3:ListBucket" in str(stmt["Action"])]
+    assert listing == ["MissingOverridesReadAsMissing"]  # the canaries' buckets: none
+
+
+def test_a_missing_overrides_object_reads_as_missing_not_403() -> None:
+    """Without s3:ListBucket S3 answers 403 for a missing key, which the daemon cannot trust."""
+    t = _template("daemon.yaml")
+    policy = t["Resources"]["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    stmt = _statements(policy)["MissingOverridesReadAsMissing"]
+    assert stmt["_condition"] == "HasOverridesObject"
+    assert stmt["Action"] == "s3:ListBucket"
+    split = {"Fn::Split": ["/", {"Ref": "OverridesObjectArn"}]}
+    assert stmt["Resource"] == {"Fn::Select": [0, split]}  # arn:aws:s3:::BUCKET
+    [(operator, keys)] = stmt["Condition"].items()
+    assert operator == "StringLikeIfExists"
+    assert list(keys) == ["s3:prefix"]  # narrowed to the object's key prefix
+    assert {"Fn::Select": [1, split]} in keys["s3:prefix"]
 
 
 def test_daemon_container_health_config_and_stop() -> None:

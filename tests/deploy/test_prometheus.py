@@ -38,6 +38,7 @@ DESIGN_METRICS = {
     "failover_origin_override": "gauge",
     "failover_probe_credentials_failed_total": "counter",
     "failover_clock_skew_seconds": "gauge",
+    "failover_overrides_never_read": "gauge",
 }
 # Series whose only values are 0 and 1: a panel must say what each means.
 BOOLEAN_SERIES = {

@@ -124,3 +124,24 @@ def test_sigterm_stops_the_demo_and_its_daemon_subprocess() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_cli_offers_every_scripted_scenario_and_no_other() -> None:
+    from failover.cli import DEMO_SCENARIOS
+    from failover.sandbox.scenario import SCENARIOS
+
+    assert set(DEMO_SCENARIOS) == set(SCENARIOS)
+
+
+@pytest.mark.timeout(120)
+def test_the_overrides_hang_scenario_fails_over_within_the_bound_while_the_store_hangs() -> None:
+    r = cli("demo", "--scenario", "overrides-hang", timeout=110)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    out = r.stdout
+    assert "FAIL" not in out
+    assert "injected hang into" in out
+    assert "(overrides store)" in out
+    [took] = re.findall(r"PASS  failover time (\d+\.\d+)s <= bound", out)
+    assert float(took) < 5
+    assert "PASS  the overrides read is reported late" in out
+    assert "failover_overrides_age_seconds" in out

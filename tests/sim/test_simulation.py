@@ -10,6 +10,7 @@ import pytest
 from failover.sim.mutants import CAUGHT_ELSEWHERE, MIXES, MUTANTS, mutant
 from failover.sim.report import markdown, merge
 from failover.sim.run import Result, simulate
+from failover.sim.scenario import OVERRIDES_KINDS
 
 CI_SEEDS = (11, 12, 13, 14)
 CI_HOURS = 260.0  # per seed: 1,040 simulated hours in all
@@ -91,6 +92,19 @@ def test_the_simulation_catches_a_deliberately_broken_core(
     )
     assert not clean.violations, describe(clean)
     assert CAUGHT_BY[name] & set(found), describe(broken)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_an_overrides_store_refusing_slow_hung_or_garbled_breaks_no_safety_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With outages, drains, pins and restarts (a restart meets a store it cannot read)."""
+    r = simulate(5, 40.0, (*OVERRIDES_KINDS, "outage", "flap", "drain", "pin", "restart"))
+    report(capsys, describe(r))
+    assert set(r.faults) >= set(OVERRIDES_KINDS)
+    assert r.changes > 0
+    assert not r.violations, describe(r)
 
 
 def test_a_seed_replays_exactly() -> None:
