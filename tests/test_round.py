@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -340,3 +341,31 @@ def test_operator_overrides_are_logged_when_the_daemon_takes_them(world: World) 
     with capture_logs() as logs:
         world.rounds(1)
     assert "override_removed" in {e["event"] for e in logs}
+
+
+def test_an_origin_whose_set_carries_a_health_check_still_fails_over_and_keeps_it(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """Route 53 refuses a DELETE that leaves out the set's HealthCheckId: it must be repeated."""
+    zone.put(POOL, ALL)
+    client: Any = zone.client
+    check = client.create_health_check(
+        CallerReference=f"round-{zone.id}",
+        HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": "example.org", "Port": 443},
+    )["HealthCheck"]["Id"]
+    listed = client.list_resource_record_sets(HostedZoneId=zone.id)["ResourceRecordSets"]
+    held = next(rr for rr in listed if rr.get("SetIdentifier") == A)
+    client.change_resource_record_sets(
+        HostedZoneId=zone.id,
+        ChangeBatch={
+            "Changes": [{"Action": "UPSERT", "ResourceRecordSet": dict(held, HealthCheckId=check)}]
+        },
+    )
+    w = World(zone, tmp_path)
+    w.rounds(2)
+    w.prober.set(Outcome.HTTP_5XX, A)
+    w.rounds(3)
+    assert w.weights()[A] == 0
+    listed = client.list_resource_record_sets(HostedZoneId=zone.id)["ResourceRecordSets"]
+    after = next(rr for rr in listed if rr.get("SetIdentifier") == A)
+    assert after.get("HealthCheckId") == check
