@@ -102,7 +102,8 @@ class Runner:
                 }
             )
             self.config = config
-            self.reader.forget_schedule()  # names or zones may have changed
+            self.reader.forget_schedule(config)  # names or zones may have changed
+            self.writer.reconfigure(config)
             self.metrics.track(config.all_origins())
 
     def run_round(self) -> RoundReport:
