@@ -16,7 +16,7 @@ FAILING = tuple(o for o in Outcome if not o.healthy)
 PROBE_KINDS = ("outage", "partial", "flap", "slow", "stale", "cutoff")
 ROUTE53_KINDS = ("throttle", "busy", "r53_timeout", "lost_response", "r53_down")
 WINDOW_KINDS = ("drain", "pin", "dry_run")
-INSTANT_KINDS = ("human_edit", "human_delete", "restart")
+INSTANT_KINDS = ("human_edit", "human_delete", "human_ttl", "health_check", "restart")
 KIND_WEIGHTS = {
     "outage": 6,
     "partial": 3,
@@ -34,6 +34,8 @@ KIND_WEIGHTS = {
     "dry_run": 1,
     "human_edit": 2,
     "human_delete": 1,
+    "human_ttl": 2,
+    "health_check": 2,
     "restart": 1,
 }
 DESCRIPTIONS = {
@@ -53,6 +55,9 @@ DESCRIPTIONS = {
     "dry_run": "the daemon reloaded into dry-run",
     "human_edit": "a human changes a weight by hand",
     "human_delete": "a human deletes a weighted set",
+    "human_ttl": "a human gives every set of a record another TTL: the daemon's batches "
+    "then mix TTL and weight changes unless the TTL is corrected alone",
+    "health_check": "a human attaches a Route 53 health check to an owned set",
     "restart": "the daemon is killed and restarted",
 }
 
@@ -173,7 +178,11 @@ def generate(
             end = min(start + _log_uniform(rng, 30.0, length), scenario.end)
             fault = _fault(rng, kind, start, end, origins, regions, config)
             struck = [f for f in episode if f.origins and f.kind in PROBE_KINDS]
-            if kind in ("human_edit", "human_delete") and struck and rng.random() < 0.7:
+            if (
+                kind in ("human_edit", "human_delete", "human_ttl", "health_check")
+                and struck
+                and rng.random() < 0.7
+            ):
                 # People edit records during incidents: the origin in trouble, mid-incident.
                 target = rng.choice(struck)
                 when = rng.uniform(target.start, target.end)
@@ -244,4 +253,9 @@ def _fault(
         return Fault(
             kind, start, start, frozenset({(one.pool, one.id)}), weight=rng.randint(0, 255)
         )
+    if kind == "human_ttl":
+        ttl = rng.choice((5, 60, 300, config.pool(one.pool).ttl + 1))
+        return Fault(kind, start, start, frozenset({(one.pool, one.id)}), weight=ttl)
+    if kind == "health_check":
+        return Fault(kind, start, start, frozenset({(one.pool, one.id)}))
     return Fault("restart", start, start)
