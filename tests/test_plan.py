@@ -109,7 +109,9 @@ def test_no_batch_leaves_the_weighted_group_with_two_ttls_nor_mixes_ttl_and_weig
     foreign: bool, known: bool, states: tuple[State, ...]
 ) -> None:
     """Raises held while overrides are unread, no opinion, a foreign set: one TTL after each batch."""
-    now = {o.id: wset(POOL, o.id, w, ttl=300) for o, w in zip(POOL.origins, (0, 100, 100), strict=True)}
+    now = {
+        o.id: wset(POOL, o.id, w, ttl=300) for o, w in zip(POOL.origins, (0, 100, 100), strict=True)
+    }
     if foreign:
         now["legacy"] = WeightedSet(POOL.record, "legacy", 10, 300, ("x",))
     health = {
