@@ -219,6 +219,9 @@ class WeightedSet:
     # The values exactly as Route 53 returned them (quoted, possibly several strings),
     # so a DELETE matches what is there; not part of equality.
     raw: tuple[str, ...] = field(default=(), compare=False)
+    # Every other attribute Route 53 returned (HealthCheckId, …), as (name, JSON) sorted by
+    # name: the daemon does not own them and repeats them exactly in every DELETE and CREATE.
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 class Action(enum.StrEnum):

@@ -25,8 +25,6 @@ from failover.stages.report import RoundReport, new_change_id
 from failover.stages.write import Writer, WriteStage, absorb, planned
 
 log = structlog.get_logger("failover")
-
-
 __all__ = ["RoundReport", "Runner", "Store", "new_change_id"]
 
 
@@ -95,19 +93,11 @@ class Runner:
     def reconfigure(self, config: Config) -> None:
         """Take a new config, keeping the memory of origins it still names."""
         with self._lock:
-            # Health earned by a bucket is no evidence for another one: an origin whose
-            # bucket, region or canary changed starts over, as at a restart.
-            before = {o.key: o for o in self.config.all_origins()}
-            self.observe.keep_only(
-                {
-                    o.key
-                    for o in config.all_origins()
-                    if o.key in before and before[o.key].target == o.target
-                }
-            )
+            self.observe.retarget(self.config.all_origins(), config.all_origins())
             self.config = config
             self.overrides.grace = config.daemon.overrides_grace
-            self.reader.forget_schedule()  # names or zones may have changed
+            self.reader.forget_schedule(config)  # names or zones may have changed
+            self.writer.reconfigure(config)
             self.metrics.track(config.all_origins())
 
     def run_round(self) -> RoundReport:

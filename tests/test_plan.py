@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from failover.core import plan
 from failover.model import Change, Decision, Desired, Health, State, WeightedSet
-from tests.factories import make_pool, pool_plans, wset
+from tests.factories import make_config, make_pool, pool_plans, wset
 
 POOL = make_pool()
 A, B, C = (o.id for o in POOL.origins)
@@ -14,6 +18,24 @@ def desired(*weights: int | None, reason: str = "up") -> Desired:
     return Desired(
         POOL.name,
         tuple(Decision(o.key, w, reason) for o, w in zip(POOL.origins, weights, strict=True)),
+    )
+
+
+UP_ALL = {o.id: Health(State.UP, successes=2) for o in POOL.origins}
+
+
+def make(
+    now: dict[str, WeightedSet], health: dict[str, Health], *, overrides_known: bool = True
+) -> plan.Plan:
+    return plan.make(
+        make_config(POOL),
+        {POOL.name: now},
+        {POOL.origin(k).key: h for k, h in health.items()},
+        {},
+        overrides_known=overrides_known,
+        frozen=False,
+        was_open={},
+        now=1000.0,
     )
 
 
@@ -42,12 +64,85 @@ def test_a_missing_configured_set_is_created_with_the_pool_ttl() -> None:
     assert c.reason == "missing"
 
 
-def test_a_set_with_a_drifted_ttl_is_corrected() -> None:
-    now = current(100, 100, 100)
-    now[C] = wset(POOL, C, 100, ttl=300)
+def test_a_weight_change_carries_the_ttl_the_group_holds_never_the_configured_one() -> None:
+    now = {o.id: wset(POOL, o.id, 100, ttl=300) for o in POOL.origins}
+    [c] = plan.diff(POOL, now, desired(0, 100, 100, reason="down"))
+    assert (c.old, c.new.weight, c.new.ttl) == (now[A], 0, 300)
+
+
+def test_a_set_created_beside_others_takes_their_ttl() -> None:
+    now = {o.id: wset(POOL, o.id, 100, ttl=300) for o in POOL.origins if o.id != B}
     [c] = plan.diff(POOL, now, desired(100, 100, 100))
-    assert c.new.ttl == POOL.ttl
-    assert c.reason == "ttl_drift"
+    assert (c.old, c.new.set_id, c.new.ttl) == (None, B, 300)
+
+
+def test_a_drifted_ttl_is_corrected_for_every_set_at_once_in_a_batch_of_its_own() -> None:
+    now = {o.id: wset(POOL, o.id, 100, ttl=300) for o in POOL.origins}
+    decided = make(now, UP_ALL)
+    [batch] = decided.batches
+    assert {c.new.set_id for c in batch.changes} == {A, B, C}
+    assert all(c.reason == "ttl_drift" and c.old == now[c.new.set_id] for c in batch.changes)
+    assert all(c.new == dataclasses.replace(c.old, ttl=POOL.ttl) for c in batch.changes)  # type: ignore[arg-type]
+
+
+def test_a_ttl_correction_waits_for_a_round_without_weight_changes() -> None:
+    now = {o.id: wset(POOL, o.id, 100, ttl=300) for o in POOL.origins}
+    decided = make(now, {**UP_ALL, A: Health(State.DOWN, failures=3, down_since=0.0)})
+    [batch] = decided.batches
+    assert [(c.new.set_id, c.new.weight, c.new.ttl) for c in batch.changes] == [(A, 0, 300)]
+
+
+def _apply(sets: dict[str, WeightedSet], batch: plan.Batch) -> dict[str, WeightedSet]:
+    out = dict(sets)
+    for c in batch.changes:
+        out[c.new.set_id] = c.new
+    return out
+
+
+@pytest.mark.parametrize("foreign", [False, True])
+@pytest.mark.parametrize("known", [True, False])
+@pytest.mark.parametrize(
+    "states",
+    [(State.UP,) * 3, (State.DOWN, State.UP, State.UP), (State.UP, State.UNKNOWN, State.DOWN)],
+)
+def test_no_batch_leaves_the_weighted_group_with_two_ttls_nor_mixes_ttl_and_weight(
+    foreign: bool, known: bool, states: tuple[State, ...]
+) -> None:
+    """Raises held while overrides are unread, no opinion, a foreign set: one TTL after each batch."""
+    now = {
+        o.id: wset(POOL, o.id, w, ttl=300) for o, w in zip(POOL.origins, (0, 100, 100), strict=True)
+    }
+    if foreign:
+        now["legacy"] = WeightedSet(POOL.record, "legacy", 10, 300, ("x",))
+    health = {
+        o.id: Health(
+            s, failures=3 if s is State.DOWN else 0, down_since=0.0 if s is State.DOWN else None
+        )
+        for o, s in zip(POOL.origins, states, strict=True)
+    }
+    for batch in make(now, health, overrides_known=known).batches:
+        kinds = {c.reason == "ttl_drift" for c in batch.changes}
+        assert len(kinds) == 1, batch
+        now = _apply(now, batch)
+        assert len({s.ttl for s in now.values()}) == 1, now
+
+
+def test_with_a_set_the_daemon_does_not_own_the_ttl_is_kept_and_reported() -> None:
+    now = {o.id: wset(POOL, o.id, 100, ttl=300) for o in POOL.origins}
+    now["legacy"] = WeightedSet(POOL.record, "legacy", 10, 300, ("x",))
+    assert make(now, UP_ALL).batches == ()
+    assert plan.ttl_mismatch(POOL, now) == 300
+    assert plan.ttl_mismatch(POOL, current(100, 100, 100)) is None
+
+
+def test_a_ttl_correction_refused_in_part_by_a_conflict_is_not_resent_in_part() -> None:
+    now = {o.id: wset(POOL, o.id, 100, ttl=300) for o in POOL.origins}
+    [batch] = make(now, UP_ALL).batches
+    fresh = dict(now)
+    fresh[B] = wset(POOL, B, 7, ttl=300)  # a human changed B meanwhile
+    after = plan.after_conflict(make_config(POOL), batch, {POOL.name: fresh}, "c1")
+    assert after.resend is None
+    assert {c.new.set_id for c in after.lost} == {A, B, C}
 
 
 def test_no_opinion_means_no_change() -> None:

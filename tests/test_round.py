@@ -5,14 +5,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from failover.core.plan import Batch
+from failover.errors import Route53Error
 from failover.metrics import Metrics
 from failover.model import (
     Action,
+    Change,
     HealthSettings,
     Origin,
     OriginKey,
@@ -431,3 +435,91 @@ def test_a_replica_whose_replication_stopped_is_taken_out_while_the_source_lives
     w.prober.lag[C] = 31.0
     w.rounds(3)
     assert w.weights() == {A: 100, B: 100, C: 0}
+
+
+def test_an_origin_whose_set_carries_a_health_check_still_fails_over_and_keeps_it(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """Route 53 refuses a DELETE that leaves out the set's HealthCheckId: it must be repeated."""
+    zone.put(POOL, ALL)
+    client: Any = zone.client
+    check = client.create_health_check(
+        CallerReference=f"round-{zone.id}",
+        HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": "example.org", "Port": 443},
+    )["HealthCheck"]["Id"]
+    listed = client.list_resource_record_sets(HostedZoneId=zone.id)["ResourceRecordSets"]
+    held = next(rr for rr in listed if rr.get("SetIdentifier") == A)
+    client.change_resource_record_sets(
+        HostedZoneId=zone.id,
+        ChangeBatch={
+            "Changes": [{"Action": "UPSERT", "ResourceRecordSet": dict(held, HealthCheckId=check)}]
+        },
+    )
+    w = World(zone, tmp_path)
+    w.rounds(2)
+    w.prober.set(Outcome.HTTP_5XX, A)
+    w.rounds(3)
+    assert w.weights()[A] == 0
+    listed = client.list_resource_record_sets(HostedZoneId=zone.id)["ResourceRecordSets"]
+    after = next(rr for rr in listed if rr.get("SetIdentifier") == A)
+    assert after.get("HealthCheckId") == check
+
+
+class ReadsFail:
+    """The zone's store, with every read failing while `failing` is set."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.failing = False
+
+    def read(self, zone_id: str, names: Sequence[str]) -> Any:
+        if self.failing:
+            raise Route53Error("ListResourceRecordSets: ServiceUnavailable after 5 attempt(s)")
+        return self.store.read(zone_id, names)
+
+    def change(self, *args: Any, **kwargs: Any) -> str:
+        return str(self.store.change(*args, **kwargs))
+
+
+def test_a_reload_that_renames_the_record_then_a_failed_read_never_writes_the_old_name(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """Sets under the old name are not the running config's: nothing of them is written."""
+    zone.put(POOL, ALL)
+    w = World(zone, tmp_path)
+    store = ReadsFail(zone.store)
+    w.runner.store = store  # type: ignore[assignment]
+    w.rounds(3)
+    renamed = dataclasses.replace(POOL, zone_id=zone.id, record="www2.example.com")
+    store.failing = True
+    with capture_logs() as logs:
+        w.runner.reconfigure(make_config(renamed, interval=1.0))
+        w.prober.set(Outcome.HTTP_5XX, A)
+        w.rounds(5)
+    assert zone.weights(POOL) == ALL  # the old name's sets, untouched
+    assert zone.store.read(zone.id, [renamed.record])[renamed.record].sets == {}
+    assert not [e for e in logs if e["event"] in ("weights_planned", "weights_applied")]
+    assert w.runner.ready is False
+    store.failing = False
+    w.rounds(2)  # the new name is read: its sets are created, the old name still untouched
+    assert zone.weights(POOL) == ALL
+    assert set(zone.weights(renamed)) == {A, B, C}
+
+
+def test_the_writer_never_sends_a_set_the_running_config_does_not_own(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """Whatever a plan held: a change under a name the config no longer gives is dropped."""
+    zone.put(POOL, ALL)
+    w = World(zone, tmp_path)
+    w.rounds(2)
+    renamed = dataclasses.replace(POOL, zone_id=zone.id, record="www2.example.com")
+    old = w.runner.records["www"].sets[A]
+    batch = Batch(zone.id, (Change("www", old, dataclasses.replace(old, weight=0), "down"),))
+    w.runner.writer.start(make_config(renamed, interval=1.0), [("c1", batch)])
+    outcome = w.runner.writer.collect()
+    assert outcome is not None
+    assert not outcome.landed
+    assert zone.weights(POOL) == ALL
+    refused = [e.fields["pools"] for e in outcome.events if e.name == "write_refused_unowned"]
+    assert refused == [["www"]]

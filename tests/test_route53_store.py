@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from structlog.testing import capture_logs
 from failover.aws.route53 import RateLimiter, Route53Store, parse_txt
 from failover.errors import ConflictError, RejectedError, Route53Error
 from failover.metrics import Metrics
-from failover.model import Change, WeightedSet
+from failover.model import Change, Guard, WeightedSet
 from failover.sandbox.faults import error_body, inject_route53_fault
 from tests.conftest import Zone
 from tests.factories import make_pool, wset
@@ -302,3 +303,68 @@ def test_an_error_that_sending_again_cannot_clear_is_sent_once_and_raised(
     assert len(sent) == 1, f"{code} was sent {len(sent)} times"
     assert slept == []
     assert [e for e in logs if e["event"] in ("route53_retried", "route53_throttled")] == []
+
+
+def _with_health_check(zone: Zone, origin_id: str, weight: int) -> tuple[str, dict[str, Any]]:
+    """An owned set given a Route 53 health check by hand: what users of health checks have."""
+    client: Any = zone.client
+    check = client.create_health_check(
+        CallerReference=f"hc-{zone.id}-{origin_id}",
+        HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": "example.org", "Port": 443},
+    )["HealthCheck"]["Id"]
+    s = wset(POOL, origin_id, weight)
+    rrset = {
+        "Name": s.name + ".",
+        "Type": "TXT",
+        "SetIdentifier": s.set_id,
+        "Weight": weight,
+        "TTL": s.ttl,
+        "ResourceRecords": [{"Value": f'"{s.values[0]}"'}],
+        "HealthCheckId": check,
+    }
+    client.change_resource_record_sets(
+        HostedZoneId=zone.id,
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": rrset}]},
+    )
+    return check, rrset
+
+
+def _listed(zone: Zone, origin_id: str) -> dict[str, Any]:
+    client: Any = zone.client
+    for rr in client.list_resource_record_sets(HostedZoneId=zone.id)["ResourceRecordSets"]:
+        if rr.get("SetIdentifier") == origin_id:
+            return dict(rr)
+    raise AssertionError(origin_id)
+
+
+def test_a_set_is_read_with_every_attribute_the_daemon_does_not_own(zone: Zone) -> None:
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    check, _ = _with_health_check(zone, A, 100)
+    rec = zone.store.read(zone.id, [POOL.record])[POOL.record]
+    assert rec.sets[A].extra == (("HealthCheckId", f'"{check}"'),)
+    assert rec.sets[A] != wset(POOL, A, 100)  # a health check makes it another set
+    assert rec.sets[B].extra == ()
+
+
+def test_a_compare_and_swap_of_a_set_with_a_health_check_keeps_it_exactly(zone: Zone) -> None:
+    """The DELETE repeats the HealthCheckId (else Route 53 refuses it), and so does the CREATE."""
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    _, before = _with_health_check(zone, A, 100)
+    _with_health_check(zone, B, 100)
+    read = zone.store.read(zone.id, [POOL.record])[POOL.record].sets
+    lowered = dataclasses.replace(read[A], weight=0)
+    guard = Guard("www", read[B])
+    zone.store.change(zone.id, [Change("www", read[A], lowered, "down")], "t", [guard])
+    after = _listed(zone, A)
+    assert after == dict(before, Name=after["Name"], Weight=0)
+    assert zone.store.read(zone.id, [POOL.record])[POOL.record].sets[B] == read[B]
+
+
+def test_a_set_read_without_its_health_check_is_refused_as_not_matching(zone: Zone) -> None:
+    """What the daemon did before it kept unowned attributes: the strict store refuses it."""
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    _with_health_check(zone, A, 100)
+    with pytest.raises(ConflictError):
+        zone.store.change(
+            zone.id, [Change("www", wset(POOL, A, 100), wset(POOL, A, 0), "down")], "t"
+        )

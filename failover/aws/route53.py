@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -132,8 +133,23 @@ def _fqdn(name: str) -> str:
     return name.rstrip(".").lower() + "."
 
 
+# The attributes of a weighted TXT set the daemon writes; every other one Route 53 returns
+# (HealthCheckId, and whatever a set may carry) is kept as read and written back unchanged.
+# "To delete a resource record set, you must specify all the same values that you
+# specified when you created it." (API reference, ChangeResourceRecordSets): a DELETE
+# that leaves out a set's HealthCheckId does not match it and is refused.
+OWNED_FIELDS = frozenset({"Name", "Type", "SetIdentifier", "Weight", "TTL", "ResourceRecords"})
+
+
+def extra_of(rr: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The attributes of a listed set that the daemon does not own, as (name, JSON) pairs."""
+    return tuple(
+        sorted((k, json.dumps(v, sort_keys=True)) for k, v in rr.items() if k not in OWNED_FIELDS)
+    )
+
+
 def _to_rrset(s: WeightedSet) -> ResourceRecordSetTypeDef:
-    return {
+    rrset: dict[str, Any] = {
         "Name": _fqdn(s.name),
         "Type": "TXT",
         "SetIdentifier": s.set_id,
@@ -141,6 +157,10 @@ def _to_rrset(s: WeightedSet) -> ResourceRecordSetTypeDef:
         "TTL": s.ttl,
         "ResourceRecords": [{"Value": v} for v in s.raw or [quote_txt(v) for v in s.values]],
     }
+    for key, value in s.extra:
+        if key not in OWNED_FIELDS:
+            rrset[key] = json.loads(value)
+    return rrset  # type: ignore[return-value]
 
 
 def _name(raw: str) -> str:
@@ -207,6 +227,7 @@ class Route53Store:
             ttl=int(rr.get("TTL", 0)),
             values=tuple(parse_txt(v) for v in raw),
             raw=raw,
+            extra=extra_of(rr),
         )
 
     def _scan(self, zone_id: str, start: str | None) -> Iterable[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -60,6 +61,7 @@ class PoolPlan:
     guards: tuple[Guard, ...] = ()
     held: tuple[Change, ...] = ()  # raises held back while the overrides are unread
     refused: str = ""  # why the gate refused the pool's changes ("" = it did not)
+    retime: tuple[Change, ...] = ()  # every set to the pool's TTL: a batch of its own
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,13 @@ def make(
     out: list[Batch] = []
     for zone_id, plans in by_zone.items():
         out.extend(batches(zone_id, plans))
+    # A TTL correction travels alone, after every weight: should Route 53 refuse it, no
+    # failover is refused with it.
+    out.extend(
+        Batch(pool.zone_id, pools[pool.name].retime)
+        for pool in config.pools
+        if pool.name in pools and pools[pool.name].retime
+    )
     return Plan(pools, tuple(out), tuple(said))
 
 
@@ -156,7 +165,15 @@ def plan_pool(
     if unsafe is not None:
         said.append(events.error("writes_refused", pool=pool.name, reason=unsafe))
         return PoolPlan(desired, held=tuple(held), refused=unsafe)
-    return PoolPlan(desired, tuple(changes), tuple(guards(pool, current, changes)), tuple(held))
+    # The TTL is corrected only in a round that changes nothing else of the pool.
+    later = changes or held or frozen or desired.frozen
+    return PoolPlan(
+        desired,
+        tuple(changes),
+        tuple(guards(pool, current, changes)),
+        tuple(held),
+        retime=() if later else tuple(retime(pool, current)),
+    )
 
 
 def needs_raises(pool: Pool, current: Sets, desired: Desired, changes: Sequence[Change]) -> bool:
@@ -187,17 +204,22 @@ def diff(pool: Pool, current: Sets, desired: Desired) -> list[Change]:
     """Changes that take the pool's configured sets from `current` to `desired`.
 
     Sets under the name that the config does not know are never touched. A set
-    whose TTL or value drifted from the config is corrected along with its weight,
-    except the TTL of a record that also holds sets the daemon does not own: every
-    weighted set of a name shares one TTL, and rewriting only ours would be refused.
+    whose value drifted from the config is corrected along with its weight. No
+    change here alters a TTL: each carries the TTL the record's sets share now
+    (see `retime` for correcting it), and every attribute the daemon does not own
+    (a health check, …) exactly as read.
     """
     ttl = record_ttl(pool, current)
     changes: list[Change] = []
     for d in desired.decisions:
         if d.weight is None:
             continue
-        want = dataclasses.replace(target(pool, d.key.origin, d.weight), ttl=ttl)
         have = current.get(d.key.origin)
+        want = dataclasses.replace(
+            target(pool, d.key.origin, d.weight),
+            ttl=ttl,
+            extra=() if have is None else have.extra,
+        )
         if have == want:
             continue
         if (
@@ -214,9 +236,45 @@ def diff(pool: Pool, current: Sets, desired: Desired) -> list[Change]:
 
 
 def record_ttl(pool: Pool, current: Sets) -> int:
-    """The TTL the daemon writes: the pool's, unless sets it does not own hold another."""
+    """The TTL every weight or value change carries: the one the record's sets hold now.
+
+    "All of the resource record sets in a group of weighted resource record sets must
+    have the same value for TTL." (API reference, ResourceRecordSet, TTL) A change
+    that brought its own TTL would leave the group split and the batch, with the
+    failover it carries, refused. A record with no set yet takes the pool's TTL.
+    """
     foreign = [current[s].ttl for s in unknown_sets(pool, current)]
-    return foreign[0] if foreign else pool.ttl
+    if foreign:
+        return foreign[0]
+    if not current:
+        return pool.ttl
+    held = Counter(s.ttl for s in current.values())
+    return max(held, key=lambda t: (held[t], t == pool.ttl, -t))
+
+
+def retime(pool: Pool, current: Sets) -> list[Change]:
+    """Every set of the record to the pool's TTL at once, or nothing.
+
+    Only when the daemon owns every weighted set of the name: the batch then covers
+    the whole group, so it leaves the group with one TTL. With a set it does not own
+    under the name, the TTL is left as it is (and reported when the record is read).
+    """
+    if not current or unknown_sets(pool, current):
+        return []
+    if all(s.ttl == pool.ttl for s in current.values()):
+        return []
+    return [
+        Change(pool.name, s, dataclasses.replace(s, ttl=pool.ttl), Reason.TTL_DRIFT)
+        for _, s in sorted(current.items())
+    ]
+
+
+def ttl_mismatch(pool: Pool, current: Sets) -> int | None:
+    """The TTL the record keeps against the config's, when it cannot be corrected."""
+    if not unknown_sets(pool, current):
+        return None
+    ttl = record_ttl(pool, current)
+    return None if ttl == pool.ttl else ttl
 
 
 def guards(pool: Pool, current: Sets, changes: Sequence[Change]) -> list[Guard]:
@@ -358,6 +416,11 @@ def after_conflict(
                     wanted=c.new.weight,
                 )
             )
+    for name in {c.pool for c in lost if c.reason is Reason.TTL_DRIFT}:
+        # A TTL correction covers the whole group or nothing: part of it would be refused.
+        partial = [c for c in resend if c.pool == name and c.reason is Reason.TTL_DRIFT]
+        resend = [c for c in resend if c not in partial]
+        lost.extend(partial)
     safe: list[Change] = []
     pinned: list[Guard] = []
     for name in sorted({c.pool for c in resend}):

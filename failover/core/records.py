@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from failover.core import events
 from failover.core.events import Event
-from failover.core.plan import Sets, describe, unknown_sets
+from failover.core.plan import Sets, describe, ttl_mismatch, unknown_sets
 from failover.model import Change, OriginKey, Pool
 
 
@@ -83,6 +83,19 @@ def absorb(
                 record=pool.record,
                 sets=strangers,
                 other=list(other),
+            )
+        )
+    kept = ttl_mismatch(pool, after) if resync else None
+    if kept is not None:
+        # Weighted sets share one TTL and some are not the daemon's: it writes theirs.
+        said.append(
+            events.warning(
+                "ttl_mismatch",
+                pool=pool.name,
+                record=pool.record,
+                ttl=kept,
+                configured=pool.ttl,
+                sets=strangers,
             )
         )
     return Read(frozenset(settled), frozenset(drifted), tuple(said))

@@ -38,7 +38,13 @@ INVARIANTS = {
     "unknown_set_untouched": "weighted sets the config does not know are never touched",
     "source_outage_contained": "while the canary-source Region is down (max_age set, its "
     "replicas answering), the pool never fails open and the daemon never puts the source back",
+    "unowned_attributes_kept": "a swap repeats every attribute the daemon does not own "
+    "(HealthCheckId, …) exactly",
+    "ttl_change_alone": "a TTL is never changed in the batch that changes a weight",
+    "conflicts_settle": "a compare-and-swap refused as a conflict is resolved by a re-read: "
+    "no more than 6 rounds in a row conflict with no human change between",
 }
+CONFLICT_ROUNDS = 6  # rounds in a row that may conflict after one human change
 TROUBLE = frozenset(
     {"route53_throttled", "route53_write_failed", "route53_read_failed", "change_conflict"}
 )
@@ -102,6 +108,8 @@ class Oracle:
     failover_seconds: list[float] = field(default_factory=list)
     _seen_r53: int = 0
     _refusals: float = 0.0
+    _conflicting: int = 0  # rounds in a row with a conflict and no human change
+    _humans: int = 0  # human changes seen so far
     _pending: list[tuple[tuple[str, str, int], str, float, bool]] = field(default_factory=list)
     late_logs: list[str] = field(default_factory=list)
     _source_weights: dict[OriginKey, int | None] = field(default_factory=dict)
@@ -141,6 +149,7 @@ class Oracle:
         for pool in report.refused:
             self._fail("never_all_zero", now, f"the gate had to refuse pool {pool}")
         self._check_logged(mine, f.events, now)
+        self._check_conflicts(events, now)
         trouble = bool(events & TROUBLE)
         if trouble:
             refusals = _refusals(f.metrics)
@@ -274,6 +283,15 @@ class Oracle:
                         f"{key} back after {now - t.down_at:.1f}s < {o.health.hold_down}s",
                     )
                 t.out = False
+
+    def _check_conflicts(self, events: set[str], now: float) -> None:
+        """A conflict that no person caused again, round after round, is a write that can never land."""
+        human = self.r53.human_changes != self._humans
+        self._humans = self.r53.human_changes
+        conflict = "change_conflict" in events
+        self._conflicting = self._conflicting + 1 if conflict and not human else 0
+        if self._conflicting == CONFLICT_ROUNDS:
+            self._fail("conflicts_settle", now, f"{CONFLICT_ROUNDS} rounds of change_conflict")
 
     def _check_down(
         self,

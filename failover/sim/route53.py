@@ -36,6 +36,14 @@ from failover.sandbox.route53_model import (
     sort_key,
 )
 
+# What the daemon writes of a set; anything else (HealthCheckId, …) it must repeat as read.
+_OWNED = frozenset({"Name", "Type", "SetIdentifier", "Weight", "TTL", "ResourceRecords"})
+
+
+def _unowned(rrset: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rrset.items() if k not in _OWNED and v is not None}
+
+
 __all__ = ["MAX_WEIGHT", "FakeRoute53", "Written", "client_error", "fqdn", "key_of"]
 
 ENDPOINT = "https://route53.amazonaws.com"
@@ -75,6 +83,7 @@ class FakeRoute53:
         self.written: list[Written] = []
         self.unseen: dict[Key, RRSet | None] = {}  # human changes no daemon has read yet
         self.violations: list[tuple[str, str]] = []  # (invariant, detail)
+        self.human_changes = 0  # batches people applied
         self.stats = Fake53Stats()
 
     # -- set-up and humans -----------------------------------------------------------
@@ -83,6 +92,7 @@ class FakeRoute53:
 
     def human(self, zone_id: str, changes: list[dict[str, Any]]) -> None:
         """A person (console, CloudFormation) changes records: applied without faults."""
+        self.human_changes += 1
         self.client.change_resource_record_sets(
             HostedZoneId=zone_id, ChangeBatch={"Changes": changes, "Comment": "by hand"}
         )
@@ -174,6 +184,32 @@ class FakeRoute53:
             )
         return fault
 
+    def _judge_attributes(self, changes: list[dict[str, Any]], comment: str) -> None:
+        """A daemon's swap keeps what it does not own, and never changes a TTL with a weight."""
+        deleted = {
+            key_of(c["ResourceRecordSet"]): c["ResourceRecordSet"]
+            for c in changes
+            if c["Action"] == "DELETE"
+        }
+        retimed = reweighted = False
+        for c in changes:
+            if c["Action"] != "CREATE":
+                continue
+            new = c["ResourceRecordSet"]
+            old = deleted.get(key_of(new))
+            if old is None:
+                continue
+            if _unowned(old) != _unowned(new):
+                self.violations.append(
+                    ("unowned_attributes_kept", f"{comment} changed {key_of(new)}: {old} → {new}")
+                )
+            retimed |= old.get("TTL") != new.get("TTL")
+            reweighted |= old.get("Weight") != new.get("Weight")
+        if retimed and reweighted:
+            self.violations.append(
+                ("ttl_change_alone", f"{comment} changed TTLs and weights in one batch")
+            )
+
     def _judge(
         self, zone_id: str, before: dict[Key, RRSet], changes: list[dict[str, Any]], comment: str
     ) -> None:
@@ -197,6 +233,7 @@ class FakeRoute53:
                     self.violations.append(
                         ("no_lost_update", f"{comment} overwrote a human change to {k} unread")
                     )
+        self._judge_attributes(changes, comment)
         names = {key_of(c["ResourceRecordSet"])[:2] for c in changes}
         for name, rtype in names:
             weights = [

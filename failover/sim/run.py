@@ -266,8 +266,26 @@ class Simulation:
             return True  # the new daemon needs its dry-run setting again
         ((pool_name, origin_id),) = f.origins
         pool = self.config.pool(pool_name)
+        if f.kind == "human_ttl":
+            # Weighted sets share one TTL: a person changes all of the name's at once.
+            group = [
+                dict(rr, TTL=f.weight)
+                for k, rr in self.r53.sets(pool.zone_id).items()
+                if k[:2] == (fqdn(pool.record), "TXT") and rr.get("Weight") is not None
+            ]
+            if group:
+                changes = [{"Action": "UPSERT", "ResourceRecordSet": rr} for rr in group]
+                self.r53.human(pool.zone_id, changes)
+            return False
         held = self.r53.sets(pool.zone_id).get((fqdn(pool.record), "TXT", origin_id))
         if held is None:
+            return False
+        if f.kind == "health_check":
+            check = f"hc-{origin_id}-{int(f.start)}"
+            self.r53.human(
+                pool.zone_id,
+                [{"Action": "UPSERT", "ResourceRecordSet": dict(held, HealthCheckId=check)}],
+            )
             return False
         if f.kind == "human_delete":
             self.r53.human(pool.zone_id, [{"Action": "DELETE", "ResourceRecordSet": held}])

@@ -22,7 +22,7 @@ ROUTE53_KINDS = ("throttle", "busy", "r53_timeout", "lost_response", "r53_down")
 OVERRIDES_KINDS = ("ovr_refuse", "ovr_slow", "ovr_hang", "ovr_garbled")
 WINDOW_KINDS = ("drain", "pin", "dry_run")
 STORE_KINDS = ("overrides_down",)
-INSTANT_KINDS = ("human_edit", "human_delete", "restart")
+INSTANT_KINDS = ("human_edit", "human_delete", "human_ttl", "health_check", "restart")
 KIND_WEIGHTS = {
     "outage": 6,
     "partial": 3,
@@ -45,6 +45,8 @@ KIND_WEIGHTS = {
     "dry_run": 1,
     "human_edit": 2,
     "human_delete": 1,
+    "human_ttl": 2,
+    "health_check": 2,
     "restart": 1,
     "overrides_down": 1,
     "creds_expiry": 2,
@@ -72,6 +74,9 @@ DESCRIPTIONS = {
     "dry_run": "the daemon reloaded into dry-run",
     "human_edit": "a human changes a weight by hand",
     "human_delete": "a human deletes a weighted set",
+    "human_ttl": "a human gives every set of a record another TTL: the daemon's batches "
+    "then mix TTL and weight changes unless the TTL is corrected alone",
+    "health_check": "a human attaches a Route 53 health check to an owned set",
     "restart": "the daemon is killed and restarted",
     "overrides_down": "the overrides store refuses reads; the daemon restarts meanwhile, "
     "with a drain in force",
@@ -199,7 +204,11 @@ def generate(
             end = min(start + _log_uniform(rng, 30.0, length), scenario.end)
             fault = _fault(rng, kind, start, end, origins, regions, config)
             struck = [f for f in episode if f.origins and f.kind in PROBE_KINDS]
-            if kind in ("human_edit", "human_delete") and struck and rng.random() < 0.7:
+            if (
+                kind in ("human_edit", "human_delete", "human_ttl", "health_check")
+                and struck
+                and rng.random() < 0.7
+            ):
                 # People edit records during incidents: the origin in trouble, mid-incident.
                 target = rng.choice(struck)
                 when = rng.uniform(target.start, target.end)
@@ -310,4 +319,9 @@ def _fault(
         return Fault(
             kind, start, start, frozenset({(one.pool, one.id)}), weight=rng.randint(0, 255)
         )
+    if kind == "human_ttl":
+        ttl = rng.choice((5, 60, 300, config.pool(one.pool).ttl + 1))
+        return Fault(kind, start, start, frozenset({(one.pool, one.id)}), weight=ttl)
+    if kind == "health_check":
+        return Fault(kind, start, start, frozenset({(one.pool, one.id)}))
     return Fault("restart", start, start)

@@ -25,9 +25,15 @@ class ObserveStage:
         self.canaries: dict[OriginKey, tuple[float, float]] = {}  # age, and when (unix) seen
         self.future: frozenset[OriginKey] = frozenset()  # canaries written in the future
 
-    def keep_only(self, keys: set[OriginKey]) -> None:
-        """Forget the health of origins not in `keys` (gone, or now another target)."""
-        self.health = {k: h for k, h in self.health.items() if k in keys}
+    def retarget(self, before: Sequence[Origin], after: Sequence[Origin]) -> None:
+        """Keep the health of origins a reload leaves pointing at the same thing.
+
+        Health earned by a bucket is no evidence for another one: an origin whose
+        bucket, Region or canary changed starts over, as at a restart.
+        """
+        old = {o.key: o.target for o in before}
+        keep = {o.key for o in after if old.get(o.key) == o.target}
+        self.health = {k: h for k, h in self.health.items() if k in keep}
 
     def run(
         self,

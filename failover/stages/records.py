@@ -45,6 +45,9 @@ class RecordsStage:
         self.reader = reader
         self.lane: Lane[list[ZoneRead]] = Lane("route53-read", background=background, clock=clock)
         self.records: dict[str, Record] = {}  # by pool name
+        # Which zone and name each held record was read under: a reload may rename a
+        # pool's record, and what was read under the old name is not the pool's any more.
+        self.source: dict[str, tuple[str, str]] = {}
         self.synced: dict[str, float] = {}  # zone id → when it was last read (monotonic)
         self.unsettled: dict[OriginKey, Pending] = {}
         self.drifted: set[OriginKey] = set()
@@ -52,9 +55,28 @@ class RecordsStage:
         # Sets written while a read was in flight: the read may predate the write.
         self._written_during_read: set[OriginKey] = set()
 
-    def forget_schedule(self) -> None:
-        """Names or zones may have changed: read every zone again."""
+    def forget_schedule(self, config: Config | None = None) -> None:
+        """Names or zones may have changed: read every zone again.
+
+        Given the new config, a record held for a pool whose zone or name changed (or
+        that is gone) is forgotten with whatever was pending on it: until its new
+        name is read, the pool is unread and nothing of it is written, so a failed
+        read after a rename can never turn the old name's sets into changes.
+        """
         self.synced = {}
+        if config is None:
+            return
+        now = {p.name: (p.zone_id, p.record) for p in config.pools}
+        for name in list(self.records):
+            if self.source.get(name) != now.get(name):
+                self.records.pop(name)
+                self.source.pop(name, None)
+        gone = {k for k in self.unsettled if k.pool not in self.records}
+        for k in gone:
+            self.unsettled.pop(k)
+        self.drifted = {k for k in self.drifted if k.pool in self.records}
+        self._written_during_read = {k for k in self._written_during_read if k.pool in self.records}
+        self.readable = False
 
     # -- reading ----------------------------------------------------------------------
     def start(self, config: Config, now: float, in_flight: Iterable[OriginKey]) -> None:
@@ -126,6 +148,7 @@ class RecordsStage:
         for o in pool.origins:
             self.unsettled.pop(o.key, None)  # the read decided each one
         self.records[pool.name] = record
+        self.source[pool.name] = (pool.zone_id, pool.record)
         self.drifted |= read.drifted
         return list(read.events), read.settled
 
@@ -134,7 +157,10 @@ class RecordsStage:
         """Hold what Route 53 accepted; returns the changes that corrected drift."""
         corrected = []
         for c in changes:
-            record = self.records.setdefault(c.pool, Record({}))
+            held = self.source.get(c.pool)
+            if held is None or held[1] != c.new.name:
+                continue  # not the record held for the pool (renamed since): read it anew
+            record = self.records[c.pool]
             record.sets[c.new.set_id] = c.new
             key = OriginKey(c.pool, c.new.set_id)
             self._written_during_read.add(key)

@@ -11,7 +11,7 @@ from failover.core import events, plan
 from failover.core.events import Event
 from failover.core.plan import Batch
 from failover.errors import ConflictError, RejectedError, Route53Error
-from failover.model import Change, Config, Guard, OriginKey
+from failover.model import Change, Config, Guard, OriginKey, WeightedSet
 from failover.stages.lane import Lane
 from failover.stages.records import RecordsStage
 
@@ -44,6 +44,7 @@ class Outcome:
     conflicts: list[Change] = field(default_factory=list)
     in_doubt: list[tuple[str, Change]] = field(default_factory=list)
     fresh: dict[str, Record] = field(default_factory=dict)  # by pool: records read again
+    fresh_as: dict[str, tuple[str, str]] = field(default_factory=dict)  # pool → (zone, name)
     failures: list[str] = field(default_factory=list)  # conflict, rejected, route53
     events: list[Event] = field(default_factory=list)
 
@@ -56,8 +57,14 @@ class WriteStage:
         self.clock = clock
         self.lane: Lane[Outcome] = Lane("route53-write", background=background, clock=clock)
         self.sending: frozenset[OriginKey] = frozenset()
+        self.running: Config | None = None  # the config in force now, which a reload changes
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload: from now on only what this config owns is written, even mid-send."""
+        self.running = config
 
     def start(self, config: Config, batches: Sequence[tuple[str, Batch]]) -> None:
+        self.running = config
         self.sending = frozenset(
             OriginKey(c.pool, c.new.set_id) for _, b in batches for c in b.changes
         )
@@ -84,6 +91,19 @@ class WriteStage:
         self, config: Config, batch: Batch, change_id: str, out: Outcome, *, retry: bool
     ) -> None:
         zone_id = batch.zone_id
+        batch, refused = owned(self.running or config, batch)
+        if refused:
+            out.events.append(
+                events.error(
+                    "write_refused_unowned",
+                    change_id=change_id,
+                    zone_id=zone_id,
+                    pools=refused,
+                    reason="sets the running config does not own are never written",
+                )
+            )
+        if not batch.changes:
+            return
         try:
             r53_id = self.store.change(
                 zone_id, batch.changes, f"failover {change_id}", batch.guards
@@ -141,6 +161,7 @@ class WriteStage:
             return
         fresh = {name: found[p.record] for name, p in pools.items()}
         out.fresh.update(fresh)
+        out.fresh_as.update({name: (p.zone_id, p.record) for name, p in pools.items()})
         decided = plan.after_conflict(
             config, batch, {n: r.sets for n, r in fresh.items()}, change_id
         )
@@ -150,6 +171,34 @@ class WriteStage:
             out.landed.append(Landed(change_id, "already-applied", decided.already, self.clock()))
         if decided.resend is not None:
             self._send(config, decided.resend, f"{change_id}r", out, retry=False)
+
+
+def owned(config: Config, batch: Batch) -> tuple[Batch, list[str]]:
+    """The batch less every pool with a change or guard on a set `config` does not own.
+
+    A set is owned when its pool is configured in the batch's zone, under the pool's
+    record name, with an origin of that id. A pool's changes and guards go or stay
+    together (the gate judged them together).
+    """
+    pools = {p.name: p for p in config.pools}
+
+    def mine(pool_name: str, sets: Sequence[WeightedSet | None]) -> bool:
+        p = pools.get(pool_name)
+        if p is None or p.zone_id != batch.zone_id:
+            return False
+        ids = {o.id for o in p.origins}
+        return all(s is None or (s.name == p.record and s.set_id in ids) for s in sets)
+
+    bad = {c.pool for c in batch.changes if not mine(c.pool, [c.old, c.new])}
+    bad |= {g.pool for g in batch.guards if not mine(g.pool, [g.held])}
+    if not bad:
+        return batch, []
+    kept = Batch(
+        batch.zone_id,
+        tuple(c for c in batch.changes if c.pool not in bad),
+        tuple(g for g in batch.guards if g.pool not in bad),
+    )
+    return kept, sorted(bad)
 
 
 def planned(batches: Sequence[tuple[str, Batch]], *, dry_run: bool) -> list[Event]:
@@ -179,8 +228,12 @@ def absorb(out: Outcome, reader: RecordsStage, config: Config, wall: float) -> A
     """Take an outcome into the records: fresh reads first, then what landed, then doubts."""
     done = Absorbed(events=list(out.events))
     settled: set[OriginKey] = set()
+    pools = {p.name: p for p in config.pools}
     for name, record in out.fresh.items():
-        said, keys = reader.take(config.pool(name), record, resync=False)
+        pool = pools.get(name)
+        if pool is None or out.fresh_as.get(name) != (pool.zone_id, pool.record):
+            continue  # read under a name or zone the running config no longer gives it
+        said, keys = reader.take(pool, record, resync=False)
         done.events.extend(said)
         settled |= keys
     for change_id, c in out.in_doubt:
