@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import enum
 import http.client
 import json
 import os
@@ -26,79 +25,20 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from failover.sandbox.s3faults import HUGE_BYTES, OWN_FAULT_ANSWERS, STATUS_TEXT, Fault, Kind
+
+__all__ = ["HUGE_BYTES", "Fault", "Kind", "S3FaultProxy", "target_of"]
 
 CONTROL = "/_sandbox/faults"
 ROUTE53 = "route53"
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade")
 )
-
-
-class Kind(enum.StrEnum):
-    """How a broken target misbehaves."""
-
-    HTTP_503 = "http_503"
-    HTTP_403 = "http_403"
-    HTTP_404 = "http_404"
-    RESET = "reset"  # close the connection with a TCP RST
-    HANG = "hang"  # read the request, never answer until healed or closed
-    DRIP = "drip"  # the real answer, one byte at a time
-    STALE = "stale"  # the canary's written_at rewritten to hours ago
-    FUTURE = "future"  # the canary's written_at rewritten to `seconds` ahead (a fast clock)
-    EMPTY = "empty"  # every object read as 0 bytes: a Range GET gets 416, as S3 answers
-    SLOW = "slow"  # the real answer after `seconds`
-    HUGE = "huge"  # a 200 with a multi-megabyte body
-    BINARY = "binary"  # a 200 with bytes that are not text
-    TRUNCATED = "truncated"  # Content-Length larger than the body sent, then close
-    # The daemon's own faults, as S3 words them: never evidence against the bucket.
-    EXPIRED_TOKEN = "expired_token"  # noqa: S105 - a fault name, not a secret: 400 ExpiredToken
-    CLOCK_SKEWED = "clock_skewed"  # 403 RequestTimeTooSkewed: the signer's clock is off
-    URL_EXPIRED = "url_expired"  # 403 AccessDenied "Request has expired", S3's Date past its end
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A fault and its one parameter: seconds per byte (drip), delay (slow), age (stale),
-    how far ahead (future)."""
-
-    kind: Kind
-    seconds: float = 0.0
-
-    @classmethod
-    def of(cls, kind: str | Kind, seconds: float | None = None) -> Fault:
-        try:
-            k = Kind(kind)
-        except ValueError:
-            known = ", ".join(k.value for k in Kind)
-            raise ValueError(f"unknown fault kind {kind!r} (known: {known})") from None
-        defaults = {Kind.DRIP: 0.2, Kind.SLOW: 2.0, Kind.STALE: 3 * 3600.0, Kind.FUTURE: 86400.0}
-        default = defaults.get(k, 0.0)
-        if seconds is not None and (not 0 <= seconds < float("inf")):
-            raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
-        return cls(k, default if seconds is None else float(seconds))
-
-
-HUGE_BYTES = 8 * 1024 * 1024
-_STATUS_TEXT = {503: "SlowDown", 403: "AccessDenied", 404: "NoSuchKey"}
-# status, code, message as S3 answers them. AWS, S3 API Reference, "Error responses":
-# ExpiredToken "The provided token has expired." (400 Bad Request); RequestTimeTooSkewed
-# "The difference between the request time and the server's time is too large." (403
-# Forbidden). An expired presigned URL: 403 AccessDenied "Request has expired" (the
-# message S3 sends; the error-code table lists only AccessDenied "Access Denied").
-_OWN_FAULTS = {
-    Kind.EXPIRED_TOKEN: (400, "ExpiredToken", "The provided token has expired."),
-    Kind.CLOCK_SKEWED: (
-        403,
-        "RequestTimeTooSkewed",
-        "The difference between the request time and the current time is too large.",
-    ),
-    Kind.URL_EXPIRED: (403, "AccessDenied", "Request has expired"),
-}
 
 
 class _Server(ThreadingHTTPServer):
@@ -283,8 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and kind in (Kind.HTTP_503, Kind.HTTP_403, Kind.HTTP_404):
             status = int(kind.value.removeprefix("http_"))
             self._error(status)
-        elif kind in _OWN_FAULTS:
-            self._own_fault(_OWN_FAULTS[kind], late=kind is Kind.URL_EXPIRED)
+        elif kind in OWN_FAULT_ANSWERS:
+            self._own_fault(OWN_FAULT_ANSWERS[kind], late=kind is Kind.URL_EXPIRED)
         elif kind is Kind.RESET:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
@@ -322,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[i : i + 1])
 
     def _error(self, status: int) -> None:
-        code = _STATUS_TEXT[status]
+        code = STATUS_TEXT[status]
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f"<Error><Code>{code}</Code><Message>injected by the sandbox</Message>"

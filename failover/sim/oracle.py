@@ -251,7 +251,14 @@ class Oracle:
             was = None if c.old is None else c.old.weight
             ov = overrides.get(key)
             drained = ov is not None and ov.action is Action.DRAIN
-            if overrides_unread and drained and c.new.weight > (was or 0):
+            # Failing open restores configured weights, drains included (DESIGN: even a
+            # forced drain fails open): that is the pool rule, not a forgotten drain.
+            if (
+                overrides_unread
+                and drained
+                and c.new.weight > (was or 0)
+                and c.reason != "failed_open"
+            ):
                 self._fail(
                     "drain_kept_unread",
                     now,

@@ -147,6 +147,7 @@ class Simulation:
         return f"sim{self._ids:08d}"
 
     def _new_runner(self) -> tuple[Runner, Metrics, Route53Store]:
+        self.started_at = self.clock()
         metrics = Metrics(CollectorRegistry())
         d = self.config.daemon
         limiter = RateLimiter(d.route53_rate, clock=self.clock, sleep=self.clock.sleep)
@@ -207,7 +208,10 @@ class Simulation:
                         overrides={**self.overrides.current, **self.runner.overrides.current},
                         dry_run=dry_run,
                         metrics=self.metrics,
-                        overrides_unread=self.overrides.served == self.served_at_start,
+                        # Raises wait for a first read only for the grace (then they go on,
+                        # loudly): only within it is a raise of a drained origin a violation.
+                        overrides_unread=self.overrides.served == self.served_at_start
+                        and self.clock() - self.started_at < self.config.daemon.overrides_grace,
                         unread=frozenset(
                             p.name for p in self.config.pools if p.name not in self.runner.records
                         ),

@@ -81,7 +81,7 @@ def test_logs_and_metrics_never_carry_credentials_or_signed_urls(
                 text.append(json.dumps(runner.snapshot(), default=str))
                 # The prober does hold signed URLs carrying the session token: what must
                 # not leak exists, so the search below can find it if it does.
-                urls = [t.request.decode("latin-1") for t, _ in prober._targets.values()]
+                urls = [s.target.request.decode("latin-1") for s in prober._targets.values()]
                 assert any("X-Amz-Signature" in u and "X-Amz-Security-Token" in u for u in urls)
             finally:
                 prober.close()
