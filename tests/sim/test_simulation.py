@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 
@@ -74,6 +75,12 @@ def test_every_mutant_is_caught_by_the_simulation_or_by_a_named_test() -> None:
     assert set(CAUGHT_BY) == set(MIXES)
 
 
+@functools.cache
+def real_core(kinds: tuple[str, ...] | None, hours: float) -> Result:
+    """The real core's run of a fault mix, once per mix: several mutants share one."""
+    return simulate(1, hours, kinds)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", sorted(MIXES))
@@ -81,7 +88,7 @@ def test_the_simulation_catches_a_deliberately_broken_core(
     name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kinds, hours = MIXES[name]
-    clean = simulate(1, hours, kinds)
+    clean = real_core(kinds, hours)
     with mutant(name):
         broken = simulate(1, hours, kinds)
     found = Counter(v.invariant for v in broken.violations)
