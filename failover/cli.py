@@ -19,10 +19,11 @@ from failover.commands.shared import (
     EXIT_CONFIG,
     EXIT_FAIL,
     EXIT_OK,
-    applied_weights,
     config_of,
+    read_sets,
 )
-from failover.config import load, render_problems
+from failover.config import load, render_problems, warnings
+from failover.core.plan import ghosts
 from failover.daemon import Daemon, build_runner
 from failover.errors import ConfigError, FailoverError
 from failover.metrics import Metrics
@@ -233,6 +234,15 @@ def _print_pools(snap: dict[str, Any]) -> None:
             )
         if p.get("unknown_sets"):
             print(f"  sets not in config (left untouched): {', '.join(p['unknown_sets'])}")
+        _print_ghosts(p["name"], p.get("ghost_sets") or [])
+
+
+def _print_ghosts(pool: str, ids: list[str]) -> None:
+    for sid in ids:
+        print(
+            f"  GHOST {sid}: not in config, but its value is a configured origin's bucket "
+            f"(a renamed origin?); add it to pools.previous_ids of {pool} to retire it"
+        )
 
 
 def _num(v: object) -> str:
@@ -260,11 +270,14 @@ def _url(listen: str, path: str) -> str:
 
 def _status(args: argparse.Namespace) -> int:
     config = config_of(args)
-    applied = applied_weights(config)
+    sets = read_sets(config)
+    applied = {name: {sid: s.weight for sid, s in held.items()} for name, held in sets.items()}
+    ghost = {p.name: ghosts(p, sets[p.name]) for p in config.pools}
     overrides = open_store(config.daemon.overrides).load()
     daemon = _daemon_status(config)
     doc = {
         "route53": applied,
+        "ghost_sets": {name: ids for name, ids in ghost.items() if ids},
         "overrides": [_override_json(o) for o in overrides.values()],
         "daemon": daemon,
     }
@@ -281,6 +294,7 @@ def _status(args: argparse.Namespace) -> int:
             print(f"  {o.id:<20} configured {o.weight:>3}  in Route 53 {_num(w)}{note}")
         for sid in sorted(set(held) - {o.id for o in p.origins}):
             print(f"  {sid:<20} (not in config, left untouched)  in Route 53 {_num(held[sid])}")
+        _print_ghosts(p.name, ghost[p.name])
     if daemon is None:
         print(
             "daemon: not reachable"
@@ -316,10 +330,15 @@ def _validate(args: argparse.Namespace) -> int:
             print(render_problems(e), file=sys.stderr)
         return EXIT_CONFIG
     origins = len(config.all_origins())
+    warned = warnings(config)
     if args.json:
-        print(json.dumps({"ok": True, "pools": len(config.pools), "origins": origins}))
-    else:
-        print(f"config OK: {len(config.pools)} pool(s), {origins} origin(s)")
+        doc = {"ok": True, "pools": len(config.pools), "origins": origins, "warnings": warned}
+        print(json.dumps(doc))
+        return EXIT_OK
+    for w in warned:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"config OK: {len(config.pools)} pool(s), {origins} origin(s)")
+
     return EXIT_OK
 
 

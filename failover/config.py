@@ -17,6 +17,7 @@ from failover.config_schema import (
     DEFAULT_CANARY,
     DEFAULT_TTL,
     DEFAULT_WEIGHT,
+    FAILBACKS,
     HEALTH,
     MAX_ORIGINS,
     ORIGIN,
@@ -61,7 +62,7 @@ def _value(v: object, f: Field) -> tuple[object, str | None]:
         if isinstance(v, bool) or not isinstance(v, int):
             return None, f"expected an integer, got {type_name(v)} {show(v)}"
     elif not isinstance(v, f.kind):
-        want = "a string" if f.kind is str else "true or false"
+        want = "a string" if f.kind is str else "an array" if f.kind is list else "true or false"
         return None, f"expected {want}, got {type_name(v)} {show(v)}"
     if isinstance(v, int | float) and not isinstance(v, bool):
         if f.lo is not None and (v <= f.lo if f.lo_open else v < f.lo):
@@ -214,6 +215,14 @@ def _pool(
         problems.add(f"{where}.origins", "at least one origin is required")
     elif raw_origins and len(weights) == len(raw_origins) and not any(weights):
         problems.add(f"{where}.origins", "at least one origin needs a positive weight")
+    elif origins and len(origins) == len(raw_origins):
+        _check_standbys(origins, where, problems)
+    for sid in values.get("previous_ids", []):
+        if sid in ids:
+            problems.add(
+                f"{where}.previous_ids",
+                f"{show(sid)} is an origin's id: a previous id is one no origin has any more",
+            )
     source = values.get("canary_source", "")
     if source and source not in ids:
         problems.add(f"{where}.canary_source", f"{show(source)} is not an origin id of this pool")
@@ -227,8 +236,44 @@ def _pool(
         origins=tuple(origins),
         canary_source=source,
         router=values.get("router", ROUTERS[0]),
+        failback=values.get("failback", FAILBACKS[0]),
+        trust_unowned=values.get("trust_unowned", False),
+        previous_ids=tuple(values.get("previous_ids", ())),
     )
     return pool, values
+
+
+def _check_standbys(origins: list[Origin], where: str, problems: _Problems) -> None:
+    """A standby's weight is what it carries when active; a pool needs a primary to fail to."""
+    for i, o in enumerate(origins):
+        if o.standby and o.weight == 0:
+            problems.add(
+                f"{where}.origins[{i}].weight",
+                "a standby's weight is the weight it carries when active: it must be positive",
+            )
+    if all(o.standby or o.weight == 0 for o in origins):
+        problems.add(
+            f"{where}.origins", "at least one origin that is not a standby needs a positive weight"
+        )
+
+
+def warnings(config: Config) -> list[str]:
+    """What is valid but likely a mistake: each with where it is and what to do instead.
+
+    A weight-0 origin that is not a standby never serves: the daemon holds it at 0
+    whatever happens, so when the others die the pool fails open rather than use it.
+    Route 53's own idiom for a standby (a weight-0 set) is `standby = true` here.
+    """
+    out: list[str] = []
+    for i, p in enumerate(config.pools):
+        for j, o in enumerate(p.origins):
+            if o.weight == 0 and not o.standby:
+                out.append(
+                    f"pools[{i}].origins[{j}]: weight 0 and not a standby: {p.name}/{o.id} "
+                    "never carries traffic, not even when every other origin is down; for a "
+                    "standby set standby = true and the weight it should carry when active"
+                )
+    return out
 
 
 def _unique(pools: list[dict[str, Any]], key: str, why: str, problems: _Problems) -> None:

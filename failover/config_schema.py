@@ -25,6 +25,8 @@ DEFAULT_CANARY = "_failover/canary.json"
 # What reads a pool's record at the edge. "lambda-edge": edge_router/, which reaches only
 # the Regions of names.OAI_REGIONS; "none": something else reads it (no edge checks).
 ROUTERS = ("lambda-edge", "none")
+# How an active standby hands the pool back once a primary is up again.
+FAILBACKS = ("auto", "manual")
 
 Check = Callable[[Any], "str | None"]
 
@@ -33,7 +35,7 @@ Check = Callable[[Any], "str | None"]
 class Field:
     """How one key is read: its TOML type, an optional numeric range and an extra check."""
 
-    kind: type  # float (accepts int), int, str or bool
+    kind: type  # float (accepts int), int, str, bool or list
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False  # the value must be strictly greater than lo
@@ -106,6 +108,18 @@ def _origin_id(v: str) -> str | None:
         return f"must be 1 to {MAX_SET_ID} characters (a Route 53 SetIdentifier)"
     if not v.isprintable() or v.strip() != v:
         return f"{show(v)} has control characters or surrounding spaces"
+    return None
+
+
+def _previous_ids(v: list[object]) -> str | None:
+    for i, item in enumerate(v):
+        if not isinstance(item, str):
+            return f"[{i}]: expected a string, got {type_name(item)} {show(item)}"
+        problem = _origin_id(item)
+        if problem:
+            return f"[{i}]: {problem}"
+    if len(set(v)) != len(v):
+        return "lists an id twice"
     return None
 
 
@@ -186,6 +200,9 @@ POOL: dict[str, Field] = {
     "ttl": Field(int, 0, MAX_TTL),
     "canary_source": Field(str),
     "router": Field(str, check=_choice(*ROUTERS)),
+    "failback": Field(str, check=_choice(*FAILBACKS)),
+    "trust_unowned": Field(bool),
+    "previous_ids": Field(list, check=_previous_ids),
 }
 ORIGIN: dict[str, Field] = {
     "id": Field(str, check=_origin_id),
@@ -193,6 +210,7 @@ ORIGIN: dict[str, Field] = {
     "region": Field(str, check=names.region_problem),
     "weight": Field(int, 0, MAX_WEIGHT),
     "canary": Field(str, check=_canary),
+    "standby": Field(bool),
 }
 TOP_KEYS = ("daemon", "health", "pools")
 POOL_TABLES = ("health", "origins")

@@ -100,6 +100,8 @@ class Origin:
     weight: int
     canary: str
     health: HealthSettings
+    # A standby holds 0 while idle; `weight` is what it carries once every primary is out.
+    standby: bool = False
 
     @property
     def key(self) -> OriginKey:
@@ -136,6 +138,18 @@ class Pool:
     origins: tuple[Origin, ...]
     canary_source: str = ""  # origin id whose bucket replication copies from ("" = no writer)
     router: str = "lambda-edge"  # what reads the record at the edge (see config_schema.ROUTERS)
+    failback: str = "auto"  # "auto": standbys hand back on their own; "manual": a pin releases
+    trust_unowned: bool = False  # a set the config does not own, naming no bucket, serves
+    previous_ids: tuple[str, ...] = ()  # set ids of renamed origins: retired to weight 0
+
+    @property
+    def primaries(self) -> tuple[Origin, ...]:
+        return tuple(o for o in self.origins if not o.standby)
+
+    @property
+    def standbys(self) -> tuple[Origin, ...]:
+        """The standbys in the order they take over: the order the config lists them."""
+        return tuple(o for o in self.origins if o.standby)
 
     def origin(self, origin_id: str) -> Origin:
         for o in self.origins:
@@ -251,6 +265,10 @@ class Reason(enum.StrEnum):
     DOWN = "down"
     SLOW_START = "slow_start"
     FAILED_OPEN = "failed_open"
+    STANDBY = "standby"  # a standby, idle while a primary serves
+    ACTIVE = "active"  # a standby carrying weight: every primary is out
+    HELD = "held"  # a primary back up, held at 0: manual failback, the standby keeps serving
+    RETIRED = "retired"  # a set of a previous id (a renamed origin) taken to 0
     MISSING = "missing"  # the set is not in Route 53: created
     TTL_DRIFT = "ttl_drift"  # same weight, the TTL is corrected
     VALUE_DRIFT = "value_drift"  # same weight, the value (bucket endpoint) is corrected

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from failover.aws.route53 import Record
-from failover.core.plan import unknown_sets
+from failover.core.plan import ghosts, unknown_sets
 from failover.model import (
     Config,
     Desired,
@@ -44,6 +44,7 @@ class PoolView:
     origins: tuple[OriginView, ...]
     failed_open: bool = False
     unknown_sets: tuple[str, ...] = ()
+    ghost_sets: tuple[str, ...] = ()  # unknown sets whose value is an owned origin's bucket
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def build(
                 origins=tuple(views),
                 failed_open=wanted is not None and wanted.failed_open,
                 unknown_sets=tuple(unknown_sets(p, held_sets)),
+                ghost_sets=tuple(ghosts(p, held_sets)),
             )
         )
     return Snapshot(pools=tuple(pools), **daemon)
@@ -129,6 +131,7 @@ def to_json(snap: Snapshot) -> dict[str, Any]:
                 "zone_id": p.zone_id,
                 "failed_open": p.failed_open,
                 "unknown_sets": list(p.unknown_sets),
+                "ghost_sets": list(p.ghost_sets),
                 "origins": [_origin(o) for o in p.origins],
             }
             for p in snap.pools

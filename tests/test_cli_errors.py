@@ -37,3 +37,27 @@ def test_healthcheck_with_a_bad_argument_is_a_clear_error_not_a_traceback(
     r = cli(*args, timeout=30)
     assert r.returncode != 0
     assert "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("endpoint")
+def test_drain_when_route53_is_unreadable_says_what_was_not_checked_and_what_force_does(
+    tmp_path: Path,
+) -> None:
+    """A drain refused with no hint leaves the operator guessing; --force drains unchecked."""
+    config = tmp_path / "c.toml"
+    buckets = {r: f"nozone-{r}" for r in ("eu-west-1", "us-east-1")}
+    write_config(config, "Z0NOSUCHZONE0", buckets, free_port(), tmp_path)
+    r = cli("drain", "www", "eu-west-1", "--reason", "x", "--wait", "0", "--config", str(config))
+    assert r.returncode == 3, r.stderr
+    assert "Route 53 could not be read" in r.stderr
+    assert "could not be checked whether draining www/eu-west-1 leaves pool www" in r.stderr
+    assert "--force drains without that check" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "overrides.json").exists()
+    forced = cli(
+        "drain", "www", "eu-west-1", "--reason", "x", "--wait", "0", "--force",
+        "--config", str(config),
+    )  # fmt: skip
+    assert forced.returncode == 0, forced.stderr
+    assert '"action": "drain"' in (tmp_path / "overrides.json").read_text()

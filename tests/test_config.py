@@ -873,3 +873,59 @@ def test_the_router_defaults_to_lambda_edge_and_takes_no_other_value() -> None:
     assert only(with_("pools.0.router", "cloudfront")) == (
         'pools[0].router: "cloudfront" is not one of lambda-edge, none'
     )
+
+
+# ---- standbys, failback, sets the config does not own --------------------------------------
+
+
+def test_a_standby_with_its_active_weight_and_the_pool_keys_are_read() -> None:
+    doc = set_at(base(), "pools.0.origins.1.standby", True)
+    doc = set_at(doc, "pools.0.failback", "manual")
+    doc = set_at(doc, "pools.0.trust_unowned", True)
+    doc = set_at(doc, "pools.0.previous_ids", ["us-old"])
+    pool = config.parse(toml_text(doc)).pools[0]
+    assert [o.standby for o in pool.origins] == [False, True]
+    assert pool.standbys[0].weight == 100
+    assert (pool.failback, pool.trust_unowned, pool.previous_ids) == ("manual", True, ("us-old",))
+
+
+def test_a_standby_at_weight_zero_is_refused_its_weight_is_its_active_one() -> None:
+    doc = set_at(base(), "pools.0.origins.1.standby", True)
+    assert "a standby's weight is the weight it carries when active" in only(
+        with_("pools.0.origins.1.weight", 0, doc)
+    )
+
+
+def test_a_pool_of_standbys_alone_is_refused() -> None:
+    doc = set_at(base(), "pools.0.origins.0.standby", True)
+    assert "not a standby needs a positive weight" in only(
+        with_("pools.0.origins.1.standby", True, doc)
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("pools.0.failback", "later", "is not one of auto, manual"),
+        ("pools.0.previous_ids", "old", "expected an array"),
+        ("pools.0.previous_ids", [1], "expected a string"),
+        ("pools.0.previous_ids", ["eu"], "is an origin's id"),
+        ("pools.0.previous_ids", ["a", "a"], "lists an id twice"),
+        ("pools.0.trust_unowned", "yes", "expected true or false"),
+        ("pools.0.origins.0.standby", 1, "expected true or false"),
+    ],
+)
+def test_bad_standby_and_foreign_set_keys_are_reported(
+    path: str, value: object, expected: str
+) -> None:
+    assert expected in only(with_(path, value))
+
+
+def test_a_weight_zero_origin_that_is_not_a_standby_is_warned_about() -> None:
+    """Route 53's standby idiom (weight 0) never serves here: validate says so."""
+    cfg = config.parse(toml_text(set_at(base(), "pools.0.origins.1.weight", 0)))
+    (warning,) = config.warnings(cfg)
+    assert "pools[0].origins[1]" in warning
+    assert "standby = true" in warning
+    standby = set_at(base(), "pools.0.origins.1.standby", True)
+    assert config.warnings(config.parse(toml_text(standby))) == []

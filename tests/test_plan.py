@@ -7,7 +7,9 @@ import dataclasses
 import pytest
 
 from failover.core import plan
-from failover.model import Change, Decision, Desired, Health, State, WeightedSet
+from failover.core.batch import Batch
+from failover.model import Change, Decision, Desired, Health, Pool, Reason, State, WeightedSet
+from failover.stages.write import owned
 from tests.factories import make_config, make_pool, pool_plans, wset
 
 POOL = make_pool()
@@ -261,3 +263,97 @@ def test_held_raises_never_stop_a_pool_from_failing_open() -> None:
     assert p.desired.failed_open
     assert p.held == ()
     assert {c.new.set_id: c.new.weight for c in p.changes} == {B: 100, C: 100}
+
+
+# ---- sets the config does not own: foreign serving sets, ghosts, retirement ----------------
+
+DOWN_ALL = {o.id: Health(State.DOWN) for o in POOL.origins}
+
+
+def foreign(set_id: str, value: str, weight: int = 100) -> WeightedSet:
+    return WeightedSet(POOL.record, set_id, weight, POOL.ttl, (value,))
+
+
+def plan_of(pool: Pool, now: dict[str, WeightedSet], health: dict[str, Health]) -> plan.PoolPlan:
+    out = plan.make(
+        make_config(pool),
+        {pool.name: now},
+        {pool.origin(k).key: h for k, h in health.items()},
+        {},
+        overrides_known=True,
+        frozen=False,
+        was_open={},
+        now=1000.0,
+    )
+    return out.pools[pool.name]
+
+
+def test_a_foreign_set_naming_a_live_configured_bucket_keeps_the_pool_from_failing_open() -> None:
+    ghost = foreign("old-a", POOL.origin(A).endpoint)
+    health = {**DOWN_ALL, A: Health(State.UP, successes=2)}
+    health_b = {A: DOWN_ALL[A], B: DOWN_ALL[B], C: DOWN_ALL[C]}
+    assert plan.foreign_serving(POOL, {**current(0, 0, 0), "old-a": ghost}, health) == ["old-a"]
+    assert plan.foreign_serving(POOL, {**current(0, 0, 0), "old-a": ghost}, health_b) == []
+
+
+def test_a_ghost_of_a_dead_bucket_does_not_stop_the_pool_failing_open() -> None:
+    """Every owned origin down, the ghost's bucket too: fail open, as with no ghost at all."""
+    now = {**current(100, 100, 100), "old-a": foreign("old-a", POOL.origin(A).endpoint)}
+    p = plan_of(POOL, now, DOWN_ALL)
+    assert p.desired.failed_open
+
+
+def test_a_foreign_set_naming_no_bucket_counts_only_when_the_pool_trusts_unowned_sets() -> None:
+    now = {**current(100, 100, 100), "cdn": foreign("cdn", "elsewhere.example.net")}
+    assert plan_of(POOL, now, DOWN_ALL).desired.failed_open
+    trusting = dataclasses.replace(POOL, trust_unowned=True)
+    p = plan_of(trusting, now, DOWN_ALL)
+    assert not p.desired.failed_open
+    assert {c.new.set_id: c.new.weight for c in p.changes} == {A: 0, B: 0, C: 0}
+    assert not p.refused  # the trusted set keeps the record serving
+
+
+def test_a_foreign_set_at_weight_zero_never_counts_as_serving() -> None:
+    trusting = dataclasses.replace(POOL, trust_unowned=True)
+    now = {**current(100, 100, 100), "cdn": foreign("cdn", "x.example.net", weight=0)}
+    assert plan_of(trusting, now, DOWN_ALL).desired.failed_open
+
+
+def test_ghosts_are_the_unowned_sets_whose_value_is_an_owned_bucket() -> None:
+    now = {
+        **current(100, 100, 100),
+        "old-a": foreign("old-a", POOL.origin(A).endpoint),
+        "cdn": foreign("cdn", "x.example.net"),
+    }
+    assert plan.ghosts(POOL, now) == ["old-a"]
+
+
+def test_a_previous_id_is_retired_to_weight_zero_and_never_counts_as_serving() -> None:
+    pool = dataclasses.replace(POOL, previous_ids=("old-a",))
+    ghost = foreign("old-a", pool.origin(A).endpoint)
+    p = plan_of(pool, {**current(100, 100, 100), "old-a": ghost}, UP_ALL)
+    assert [(c.new.set_id, c.new.weight, c.reason) for c in p.changes] == [("old-a", 0, "retired")]
+    assert plan.foreign_serving(pool, {"old-a": ghost}, UP_ALL) == []
+
+
+def test_retiring_the_last_set_serving_travels_with_the_owned_sets_taking_over() -> None:
+    """The ghost is the only set serving: it goes to 0 in the batch that fails the pool open."""
+    pool = dataclasses.replace(POOL, previous_ids=("old-a",))
+    now = {**current(0, 0, 0), "old-a": foreign("old-a", pool.origin(A).endpoint)}
+    p = plan_of(pool, now, {A: Health(), B: Health(), C: Health()})
+    assert not p.refused
+    assert {c.new.set_id: c.new.weight for c in p.changes} == {A: 100, B: 100, C: 100, "old-a": 0}
+
+
+def test_the_writer_lets_a_previous_id_be_written_and_no_other_unowned_set() -> None:
+    pool = dataclasses.replace(POOL, previous_ids=("old-a",))
+    ghost = foreign("old-a", pool.origin(A).endpoint)
+    other = foreign("cdn", "x.example.net")
+    retire = Change(pool.name, ghost, dataclasses.replace(ghost, weight=0), Reason.RETIRED)
+    stray = Change(pool.name, other, dataclasses.replace(other, weight=0), Reason.DOWN)
+    kept, refused = owned(make_config(pool), Batch(pool.zone_id, (retire,)))
+    assert kept.changes == (retire,)
+    assert not refused
+    kept, refused = owned(make_config(pool), Batch(pool.zone_id, (stray,)))
+    assert kept.changes == ()
+    assert refused

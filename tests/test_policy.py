@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from failover.core import evidence, policy
@@ -12,6 +14,7 @@ from failover.model import (
     OriginKey,
     Outcome,
     Override,
+    Pool,
     ProbeResult,
     State,
 )
@@ -160,3 +163,114 @@ def test_serving_counts_origins_left_carrying_weight_after_overrides() -> None:
     assert policy.serving(POOL, {IDS[0]: 100, IDS[1]: 50, IDS[2]: 0}, drain) == 1
     pin = {IDS[2]: Override(OriginKey(POOL.name, IDS[2]), Action.PIN, "a", 0.0, "r")}
     assert policy.serving(POOL, {IDS[0]: 0, IDS[1]: 0, IDS[2]: 0}, pin) == 1
+
+
+# ---- standby origins ----------------------------------------------------------------------
+
+
+def standby_pool(failback: str = "auto", slow_start: float = 0.0) -> Pool:
+    """A primary and two standbys (first, then second), each 100 when active."""
+    base = make_pool(
+        weights=(100, 100, 100), health=HealthSettings(hold_down=30.0, slow_start=slow_start)
+    )
+    origins = (
+        base.origins[0],
+        dataclasses.replace(base.origins[1], standby=True),
+        dataclasses.replace(base.origins[2], standby=True),
+    )
+    return dataclasses.replace(base, origins=origins, failback=failback)
+
+
+def test_a_standby_stays_idle_at_zero_while_a_primary_serves() -> None:
+    d = decide([UP, UP, UP], applied=[100, 0, 0], pool=standby_pool())
+    assert weights(d) == [100, 0, 0]
+    assert [x.reason for x in d.decisions[1:]] == ["standby", "standby"]
+    assert not d.failed_open
+
+
+def test_the_first_standby_takes_its_weight_when_every_primary_is_out() -> None:
+    d = decide([DOWN, UP, UP], applied=[100, 0, 0], pool=standby_pool())
+    assert weights(d) == [0, 100, 0]
+    assert d.decisions[1].reason == "active"
+    assert not d.failed_open
+
+
+def test_standbys_take_over_in_the_stated_order() -> None:
+    d = decide([DOWN, DOWN, UP], applied=[100, 0, 0], pool=standby_pool())
+    assert weights(d) == [0, 0, 100]
+
+
+def test_draining_the_primary_hands_the_pool_to_the_standby() -> None:
+    d = decide(
+        [UP, UP, UP], applied=[100, 0, 0], overrides={IDS[0]: Action.DRAIN}, pool=standby_pool()
+    )
+    assert weights(d) == [0, 100, 0]
+
+
+def test_failing_open_considers_standbys_first_then_restores_primaries_only() -> None:
+    """Every origin down: the primaries get their weight back, the standbys stay idle."""
+    d = decide([DOWN, DOWN, DOWN], applied=[0, 100, 0], pool=standby_pool())
+    assert d.failed_open
+    assert weights(d) == [100, 0, 0]
+
+
+def test_auto_failback_keeps_the_standby_while_the_primary_slow_starts() -> None:
+    pool = standby_pool(slow_start=40.0)
+    back = Health(State.UP, up_since=0.0)
+    ramp = decide([back, UP, UP], applied=[0, 100, 0], now=10.0, pool=pool)
+    assert weights(ramp) == [50, 100, 0]
+    done = decide([back, UP, UP], applied=[75, 100, 0], now=40.0, pool=pool)
+    assert weights(done) == [100, 0, 0]
+    assert done.decisions[1].reason == "standby"
+
+
+def test_auto_failback_waits_for_the_primarys_hold_down() -> None:
+    """A primary still held down is DOWN for policy: the standby keeps the pool."""
+    held = Health(State.DOWN, successes=5, down_since=0.0, hold_down=30.0)
+    d = decide([held, UP, UP], applied=[0, 100, 0], now=20.0, pool=standby_pool())
+    assert weights(d) == [0, 100, 0]
+
+
+def test_manual_failback_holds_the_pool_on_the_standby_when_the_primary_is_back() -> None:
+    d = decide([UP, UP, UP], applied=[0, 100, 0], pool=standby_pool("manual"))
+    assert weights(d) == [0, 100, 0]
+    assert d.decisions[0].reason == "held"
+
+
+def test_manual_failback_is_released_by_pinning_a_primary() -> None:
+    pool = standby_pool("manual")
+    d = decide([UP, UP, UP], applied=[0, 100, 0], overrides={IDS[0]: Action.PIN}, pool=pool)
+    assert weights(d) == [100, 0, 0]
+    # Once the standby is idle in Route 53 nothing holds: unpinned, the primary keeps it.
+    assert weights(decide([UP, UP, UP], applied=[100, 0, 0], pool=pool)) == [100, 0, 0]
+
+
+def test_manual_hold_ends_when_the_standby_itself_dies() -> None:
+    d = decide([UP, DOWN, UP], applied=[0, 100, 0], pool=standby_pool("manual"))
+    assert weights(d) == [100, 0, 0]
+
+
+def test_a_restart_keeps_an_active_standby_from_what_route53_holds() -> None:
+    """No evidence yet for the primary at 0: the standby Route 53 holds active stays."""
+    d = decide([UNKNOWN, UP, UP], applied=[0, 100, 0], pool=standby_pool())
+    assert weights(d) == [0, 100, 0]
+
+
+def test_a_foreign_set_that_counts_as_serving_keeps_the_pool_from_failing_open() -> None:
+    d = policy.decide(
+        POOL,
+        dict.fromkeys(IDS, DOWN),
+        dict.fromkeys(IDS, 100),
+        {},
+        frozen=False,
+        now=0.0,
+        foreign_serving=True,
+    )
+    assert not d.failed_open
+    assert weights(d) == [0, 0, 0]
+
+
+def test_serving_counts_a_standby_that_can_take_over_a_drain() -> None:
+    pool = standby_pool()
+    drained = {IDS[0]: Override(OriginKey("www", IDS[0]), Action.DRAIN, "o", 0.0, "t")}
+    assert policy.serving(pool, {IDS[0]: 100, IDS[1]: 0, IDS[2]: 0}, drained) == 2

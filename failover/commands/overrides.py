@@ -23,7 +23,7 @@ from failover.commands.shared import (
     config_of,
 )
 from failover.core.policy import serving
-from failover.errors import FailoverError
+from failover.errors import FailoverError, Route53Error
 from failover.model import Action, Config, OriginKey, Override
 from failover.overrides import Overrides, open_store, update
 
@@ -61,7 +61,17 @@ def set_override(args: argparse.Namespace) -> int:
     new = Override(key, args.action, args.by, time.time(), args.reason)
     applied: dict[str, int] | None = None
     if args.action is Action.DRAIN and not args.force:
-        applied = applied_weights(config)[key.pool]
+        try:
+            applied = applied_weights(config)[key.pool]
+        except Route53Error as e:
+            print(
+                f"refused: Route 53 could not be read ({e}), so it could not be checked "
+                f"whether draining {key} leaves pool {key.pool} an origin serving. "
+                "--force drains without that check: if no other origin serves, the pool "
+                "fails open (every primary back at its configured weight, dead or alive)",
+                file=sys.stderr,
+            )
+            return EXIT_REFUSED
 
     def change(current: Overrides) -> Overrides | None:
         proposed = {**current, key: new}

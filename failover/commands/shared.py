@@ -10,7 +10,7 @@ import boto3
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.config import load
 from failover.daemon import route53_client
-from failover.model import Config
+from failover.model import Config, WeightedSet
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_UNCONFIRMED = 4  # an override was saved, but the daemon was not seen to take it
@@ -23,13 +23,16 @@ def config_of(args: argparse.Namespace) -> Config:
 
 def applied_weights(config: Config) -> dict[str, dict[str, int]]:
     """Each pool's weights as Route 53 holds them now, by set identifier."""
+    return {
+        name: {sid: s.weight for sid, s in sets.items()} for name, sets in read_sets(config).items()
+    }
+
+
+def read_sets(config: Config) -> dict[str, dict[str, WeightedSet]]:
+    """Each pool's weighted sets as Route 53 holds them now, by set identifier."""
     store = Route53Store(route53_client(boto3.Session()), RateLimiter(config.daemon.route53_rate))  # type: ignore[arg-type]
-    out: dict[str, dict[str, int]] = {}
     zones: dict[str, list[str]] = {}
     for p in config.pools:
         zones.setdefault(p.zone_id, []).append(p.record)
     records = {z: store.read(z, names) for z, names in zones.items()}
-    for p in config.pools:
-        sets = records[p.zone_id][p.record].sets
-        out[p.name] = {sid: s.weight for sid, s in sets.items()}
-    return out
+    return {p.name: dict(records[p.zone_id][p.record].sets) for p in config.pools}

@@ -29,11 +29,14 @@ def decide(
     *,
     frozen: bool,
     now: float,
+    foreign_serving: bool = False,
 ) -> Desired:
     """The weights `pool` should carry, by origin id, with the reason for each.
 
     Precedence, first that applies wins: frozen, pinned, drained, unknown, health;
-    then the pool rule: a result that leaves no origin serving fails open.
+    then the standby rule (`_standby`); then the pool rule: a result that leaves
+    nothing serving fails open, unless a set the config does not own counts as
+    serving (`foreign_serving`, see `plan.foreign_serving`).
     """
     if frozen:
         return Desired(
@@ -41,19 +44,89 @@ def decide(
             decisions=tuple(Decision(o.key, None, Reason.FROZEN) for o in pool.origins),
             frozen=True,
         )
-    decisions = tuple(
-        _decide_origin(o, health.get(o.id, Health()), applied.get(o.id), overrides.get(o.id), now)
+    own = {
+        o.id: _decide_origin(
+            o, health.get(o.id, Health()), applied.get(o.id), overrides.get(o.id), now
+        )
         for o in pool.origins
-    )
-    if sum(d.weight or 0 for d in decisions) > 0:
+    }
+    decisions = _standby(pool, own, applied, overrides)
+    if sum(d.weight or 0 for d in decisions) > 0 or foreign_serving:
         return Desired(pool=pool.name, decisions=decisions)
     # Every weight at 0 would make Route 53 spread answers over dead and live
-    # origins alike and lose the intended weights: keep the configured ones.
+    # origins alike and lose the intended weights: keep the configured ones, the
+    # record as it is in normal service (primaries at their weights, standbys idle).
+    # Standbys were considered first: they are all out too by now.
     return Desired(
         pool=pool.name,
-        decisions=tuple(Decision(o.key, o.weight, Reason.FAILED_OPEN) for o in pool.origins),
+        decisions=tuple(
+            Decision(o.key, 0 if o.standby else o.weight, Reason.FAILED_OPEN) for o in pool.origins
+        ),
         failed_open=True,
     )
+
+
+def _carries(d: Decision, applied: int | None) -> bool:
+    """Whether an origin carries weight after this round (no opinion: what Route 53 holds)."""
+    return (d.weight if d.weight is not None else applied or 0) > 0
+
+
+def _full(o: Origin, d: Decision, applied: int | None) -> bool:
+    """Whether a serving primary carries all of its weight (not part-way up a slow start)."""
+    if d.reason is Reason.SLOW_START:
+        return False
+    if d.weight is None:
+        return (applied or 0) >= o.weight
+    return True
+
+
+def _standby(
+    pool: Pool,
+    own: Mapping[str, Decision],
+    applied: Mapping[str, int | None],
+    overrides: Mapping[str, Override],
+) -> tuple[Decision, ...]:
+    """Each origin's decision once standbys are applied: idle, active, or holding the pool.
+
+    A standby carries weight only while every primary is out, the first that can
+    in the config's order; the others stay idle. Hand-back: with `failback = "auto"`
+    an active standby keeps its weight while the primaries come back in slow start,
+    and goes idle once one carries its full weight (the primaries' hold-down and slow
+    start apply as to any recovery). With `failback = "manual"` a standby that
+    Route 53 holds active keeps the pool, the primaries held at 0, until an operator
+    pins a primary. Route 53's weights are the memory: nothing survives a restart
+    that is not in the record.
+    """
+    if not pool.standbys:
+        return tuple(own[o.id] for o in pool.origins)
+    out = dict(own)
+
+    def pinned(o: Origin) -> bool:
+        ov = overrides.get(o.id)
+        return ov is not None and ov.action is Action.PIN
+
+    active = [s for s in pool.standbys if (applied.get(s.id) or 0) > 0 and own[s.id].weight != 0]
+    if pool.failback == "manual" and active and not any(pinned(p) for p in pool.primaries):
+        for p in pool.primaries:
+            if own[p.id].weight:
+                out[p.id] = Decision(p.key, 0, Reason.HELD)
+    serving = [p for p in pool.primaries if _carries(out[p.id], applied.get(p.id))]
+    full = [p for p in serving if _full(p, out[p.id], applied.get(p.id))]
+    chosen: Origin | None = None
+    if not serving:
+        chosen = next((s for s in pool.standbys if _carries(own[s.id], applied.get(s.id))), None)
+    elif not full and active:
+        chosen = active[0]  # hand-back under way: it serves until a primary is at full weight
+    for s in pool.standbys:
+        d = own[s.id]
+        if s is chosen or d.weight == 0:
+            if d.reason is Reason.UP and s is chosen:
+                out[s.id] = Decision(s.key, d.weight, Reason.ACTIVE)
+            continue
+        if d.reason is Reason.PINNED:
+            continue  # a pinned standby carries its weight whatever the primaries do
+        out[s.id] = Decision(s.key, 0, Reason.STANDBY)
+    return tuple(out[o.id] for o in pool.origins)
 
 
 def _decide_origin(
@@ -90,12 +163,16 @@ def open_edge(was_open: bool, desired: Desired) -> tuple[Desired, list[Event]]:
 
 
 def serving(pool: Pool, weights: Mapping[str, int], overrides: Mapping[str, Override]) -> int:
-    """How many origins of `pool` would still carry weight once the overrides apply."""
+    """How many origins of `pool` would still carry weight once the overrides apply.
+
+    A standby not drained counts: with every primary drained the daemon gives the
+    first live one its weight (if none is live, the pool fails open).
+    """
     count = 0
     for o in pool.origins:
         ov = overrides.get(o.id)
         if ov is not None and ov.action is Action.DRAIN:
             continue
         w = o.weight if ov is not None and ov.action is Action.PIN else weights.get(o.id, 0)
-        count += w > 0
+        count += w > 0 or (o.standby and o.weight > 0)
     return count

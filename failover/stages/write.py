@@ -186,7 +186,7 @@ def owned(config: Config, batch: Batch) -> tuple[Batch, list[str]]:
         p = pools.get(pool_name)
         if p is None or p.zone_id != batch.zone_id:
             return False
-        ids = {o.id for o in p.origins}
+        ids = {o.id for o in p.origins} | set(p.previous_ids)  # previous ids: retired
         return all(s is None or (s.name == p.record and s.set_id in ids) for s in sets)
 
     bad = {c.pool for c in batch.changes if not mine(c.pool, [c.old, c.new])}
