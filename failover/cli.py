@@ -35,7 +35,7 @@ from failover.status import to_json
 SANDBOX_EXTRA = "failover[sandbox]"
 # The demo's scripted scenarios (failover.sandbox.scenario.SCENARIOS, named here so
 # that parsing the command line never loads moto).
-DEMO_SCENARIOS = ("default", "overrides-hang")
+DEMO_SCENARIOS = ("default", "overrides-hang", "standby")
 WAIT_HELP = (
     "seconds to wait for the daemon's /status to report the change (default: "
     "max(10, 3 x interval); 0: do not ask); exit 4 if it does not"
@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=DEMO_SCENARIOS,
         default="default",
         help="which scripted scenario (default: default; overrides-hang: the overrides "
-        "bucket hangs while a region fails)",
+        "bucket hangs while a region fails; standby: a primary fails over to its standby and back)",
     )
     d.set_defaults(func=_demo)
     sb = sub.add_parser(

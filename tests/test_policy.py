@@ -274,3 +274,8 @@ def test_serving_counts_a_standby_that_can_take_over_a_drain() -> None:
     pool = standby_pool()
     drained = {IDS[0]: Override(OriginKey("www", IDS[0]), Action.DRAIN, "o", 0.0, "t")}
     assert policy.serving(pool, {IDS[0]: 100, IDS[1]: 0, IDS[2]: 0}, drained) == 2
+
+
+def test_a_standby_with_no_evidence_yet_keeps_what_route53_has() -> None:
+    d = decide([UP, UNKNOWN, UP], applied=[100, 100, 100], pool=standby_pool())
+    assert weights(d) == [100, 100, 0]

@@ -123,8 +123,10 @@ def _standby(
             if d.reason is Reason.UP and s is chosen:
                 out[s.id] = Decision(s.key, d.weight, Reason.ACTIVE)
             continue
-        if d.reason is Reason.PINNED:
-            continue  # a pinned standby carries its weight whatever the primaries do
+        if d.reason in (Reason.PINNED, Reason.UNKNOWN):
+            # A pinned standby carries its weight whatever the primaries do; one with
+            # no evidence yet keeps what Route 53 has, as any origin does.
+            continue
         out[s.id] = Decision(s.key, 0, Reason.STANDBY)
     return tuple(out[o.id] for o in pool.origins)
 

@@ -42,10 +42,17 @@ class Demo:
     """The running world: sandbox, daemon subprocess, edge stream, DNS sampler, timeline."""
 
     def __init__(
-        self, timings: Timings, fall: int | None, out: TextIO, *, s3_overrides: bool = False
+        self,
+        timings: Timings,
+        fall: int | None,
+        out: TextIO,
+        *,
+        s3_overrides: bool = False,
+        standby: tuple[str, ...] = (),
     ) -> None:
         self.timings = timings
         self.s3_overrides = s3_overrides
+        self.standby = standby
         self.fall = fall or timings.fall
         self.tl = Timeline(out)
         # Waits are sized from the demo's own timings, not the configured fall: a daemon
@@ -64,10 +71,10 @@ class Demo:
             f"sandbox up: S3 and Route 53 at {sb.endpoint_url} (strict moto behind a fault "
             f"proxy), DNS at 127.0.0.1:{sb.dns_port}, zone {sb.zone_id}"
         )
+        extra: dict[str, object] = {"standby": self.standby} if self.standby else {}
         if self.s3_overrides:
-            self.config = sb.write_config(fall=self.fall, overrides=sb.overrides_url)
-        else:
-            self.config = sb.write_config(fall=self.fall)
+            extra["overrides"] = sb.overrides_url
+        self.config = sb.write_config(None, fall=self.fall, **extra)
         load(str(self.config), {})  # a bad setting (e.g. --fall) stops here, clearly
         self.listen = next(
             line.split('"')[1]
@@ -193,13 +200,13 @@ def run(
     scenario_name: str = "default",
 ) -> int:
     """Run a scripted scenario (or the interactive loop); 0 if every expectation held."""
-    play, s3_overrides = scenario.SCENARIOS[scenario_name]
+    play, s3_overrides, standby = scenario.SCENARIOS[scenario_name]
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt  # unwind through `finally`: the daemon is stopped, not orphaned
 
     previous = signal.signal(signal.SIGTERM, on_term)
-    demo = Demo(timings or Timings(), fall, out, s3_overrides=s3_overrides)
+    demo = Demo(timings or Timings(), fall, out, s3_overrides=s3_overrides, standby=standby)
     try:
         demo.start()
         if interactive:

@@ -221,8 +221,61 @@ def play_overrides_hang(demo: Demo) -> None:
     recovered(demo)
 
 
-# name -> (the scripted scenario, whether its daemon keeps overrides in the sandbox's S3)
-SCENARIOS: dict[str, tuple[Callable[[Demo], None], bool]] = {
-    "default": (play, False),
-    "overrides-hang": (play_overrides_hang, True),
+STANDBY = ("us-east-1", "ap-southeast-2")  # eu-west-1 is the primary, then these in order
+
+
+def standby_failover(demo: Demo) -> None:
+    """A primary and two standbys: idle standbys, failover to the first, and back."""
+    primary, first = "eu-west-1", STANDBY[0]
+    idle = {primary: 100, first: 0, STANDBY[1]: 0}
+    demo.tl.head(f"primary {primary}; standbys {', '.join(STANDBY)} (in that order), idle at 0")
+    t0 = time.time()
+    demo.tl.expect(
+        wait_until(lambda: demo.sandbox.records() == idle, demo.patience),
+        "the daemon takes the standbys to 0 (idle): only the primary serves",
+    )
+    demo.show_records()
+    demo.tl.expect(demo.edge_reaches(primary, t0), f"requests reach {primary}")
+    t1 = time.time()
+    demo.sandbox.break_bucket(primary, "http_503")
+    demo.tl.say(f"injected http_503 into {demo.sandbox.buckets[primary]} (the primary)", t1)
+    demo.wait_event(
+        "weights_applied",
+        t1,
+        lambda e: (
+            {(c["origin"], c["to"]) for c in e.get("changes", [])} >= {(primary, 0), (first, 100)}
+        ),
+        f"one Route 53 change takes {primary} to 0 and gives {first} its weight",
+    )
+    held = demo.show_records()
+    demo.tl.expect(
+        held == {primary: 0, first: 100, STANDBY[1]: 0},
+        f"only the first standby, {first}, serves; {STANDBY[1]} stays idle",
+    )
+    avoided, _ = demo.edge_avoids(primary, t1)
+    demo.tl.expect(avoided, f"edge router stops sending requests to {primary}")
+    demo.tl.expect(demo.edge_reaches(first, t1), f"requests reach the standby {first}")
+    demo.show_edge(t1, 10)
+    t2 = time.time()
+    demo.sandbox.heal(primary)
+    demo.tl.say(f"healed {primary}", t2)
+    demo.wait_event(
+        "weights_applied",
+        t2,
+        lambda e: (
+            {(c["origin"], c["to"]) for c in e.get("changes", [])} >= {(primary, 100), (first, 0)}
+        ),
+        f"failback (auto): {primary} back to 100 and {first} idle again, in one change",
+    )
+    demo.tl.expect(demo.show_records() == idle, "Route 53 holds the idle layout again")
+    demo.tl.expect(demo.edge_reaches(primary, t2), f"requests reach {primary} again")
+    demo.show_edge(t2, 10)
+
+
+# name -> (the scripted scenario, whether its daemon keeps overrides in the sandbox's S3,
+# the regions configured as standbys, in order)
+SCENARIOS: dict[str, tuple[Callable[[Demo], None], bool, tuple[str, ...]]] = {
+    "default": (play, False, ()),
+    "overrides-hang": (play_overrides_hang, True, ()),
+    "standby": (standby_failover, False, STANDBY),
 }

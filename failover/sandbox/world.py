@@ -312,7 +312,7 @@ class Sandbox:
         """A valid config for these buckets and this record, with the sandbox's fast timings.
 
         Keys of ``[daemon]`` and ``[health]`` may be overridden by name, plus ``overrides``
-        (the drain/pin store's URL).
+        (the drain/pin store's URL) and ``standby`` (the regions that are standbys, in order).
         """
         t = self.timings
         daemon: dict[str, object] = {
@@ -330,8 +330,11 @@ class Sandbox:
             "max_age": t.max_age,
         }
         store = f"file://{self.dir}/overrides.json"
+        standby: tuple[str, ...] = ()
         for key, value in overrides.items():
-            if key in _DAEMON_KEYS:
+            if key == "standby":
+                standby = tuple(str(r) for r in value) if isinstance(value, tuple | list) else ()
+            elif key in _DAEMON_KEYS:
                 daemon[key] = value
             elif key in _HEALTH_KEYS:
                 health[key] = value
@@ -359,6 +362,7 @@ class Sandbox:
                 f'region = "{region}"',
                 "weight = 100",
                 f'canary = "{CANARY_KEY}"',
+                *(["standby = true"] if region in standby else []),
             ]
         return "\n".join(lines) + "\n"
 

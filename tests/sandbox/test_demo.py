@@ -145,3 +145,17 @@ def test_the_overrides_hang_scenario_fails_over_within_the_bound_while_the_store
     assert float(took) < 5
     assert "PASS  the overrides read is reported late" in out
     assert "failover_overrides_age_seconds" in out
+
+
+@pytest.mark.timeout(120)
+def test_the_standby_scenario_fails_a_primary_over_to_its_standby_and_back() -> None:
+    r = cli("demo", "--scenario", "standby", timeout=110)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    out = r.stdout
+    assert "FAIL" not in out
+    assert "PASS  the daemon takes the standbys to 0 (idle)" in out
+    assert "PASS  one Route 53 change takes eu-west-1 to 0 and gives us-east-1 its weight" in out
+    assert "PASS  only the first standby, us-east-1, serves" in out
+    assert "PASS  requests reach the standby us-east-1" in out
+    assert "PASS  failback (auto): eu-west-1 back to 100 and us-east-1 idle again" in out
+    assert "PASS  requests reach eu-west-1 again" in out
