@@ -245,6 +245,13 @@ def test_manual_failback_is_released_by_pinning_a_primary() -> None:
     assert weights(decide([UP, UP, UP], applied=[100, 0, 0], pool=pool)) == [100, 0, 0]
 
 
+def test_manual_failback_never_takes_out_a_serving_primary_for_a_pinned_standby() -> None:
+    """A pin (or a hand edit) making the standby carry weight holds no primary already serving."""
+    pool = standby_pool("manual")
+    d = decide([UP, UP, UP], applied=[100, 100, 0], overrides={IDS[1]: Action.PIN}, pool=pool)
+    assert weights(d) == [100, 100, 0]
+
+
 def test_manual_hold_ends_when_the_standby_itself_dies() -> None:
     d = decide([UP, DOWN, UP], applied=[0, 100, 0], pool=standby_pool("manual"))
     assert weights(d) == [100, 0, 0]

@@ -108,7 +108,9 @@ def _standby(
     active = [s for s in pool.standbys if (applied.get(s.id) or 0) > 0 and own[s.id].weight != 0]
     if pool.failback == "manual" and active and not any(pinned(p) for p in pool.primaries):
         for p in pool.primaries:
-            if own[p.id].weight:
+            # Only a primary coming back is held: one Route 53 still has serving (the
+            # standby made active by a pin or by hand) is not taken out for it.
+            if own[p.id].weight and not applied.get(p.id):
                 out[p.id] = Decision(p.key, 0, Reason.HELD)
     serving = [p for p in pool.primaries if _carries(out[p.id], applied.get(p.id))]
     full = [p for p in serving if _full(p, out[p.id], applied.get(p.id))]
