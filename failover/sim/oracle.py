@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from failover.metrics import Metrics
-from failover.model import Action, Config, Origin, OriginKey, Override, ProbeResult, quote_txt
+from failover.model import Action, Config, Origin, OriginKey, Override, ProbeResult
 from failover.round import RoundReport
 from failover.sim.route53 import FakeRoute53, Written, fqdn, key_of
 
@@ -24,10 +24,8 @@ INVARIANTS = {
     "failover_within_bound": "an origin failing `fall` probes is at 0 in Route 53 within "
     "fall x interval + timeout + one write cycle (unless frozen, pinned, failed open, "
     "Route 53 refusing with the retry in metrics and logs, or a human edit not yet read)",
-    "fails_open_with_configured_weights": "a pool whose origins all fail keeps its configured "
-    "weights, its standbys idle at 0",
-    "healthy_never_taken_out": "an origin that keeps answering healthily is never taken out "
-    "unless drained (a standby going idle is not taken out: it sits at 0 while a primary serves)",
+    "fails_open_with_configured_weights": "a pool whose origins all fail keeps its configured weights",
+    "healthy_never_taken_out": "an origin that keeps answering healthily is never taken out unless drained",
     "hold_down_respected": "no origin comes back into service before its hold-down",
     "taken_out_on_evidence": "an origin is taken out for being down only after `fall` "
     "failed probes in a row that count (a round in which nothing answered counts for nothing)",
@@ -43,10 +41,6 @@ INVARIANTS = {
     "unowned_attributes_kept": "a swap repeats every attribute the daemon does not own "
     "(HealthCheckId, …) exactly",
     "ttl_change_alone": "a TTL is never changed in the batch that changes a weight",
-    "live_takes_over": "traffic never stays on dead origins while a live one could take it: "
-    "once every owned set of a pool carrying weight has failed `fall` probes, a live origin "
-    "(a standby included) at 0 or a foreign set that can serve (naming a live origin's bucket, "
-    "or trusted) means a write cycle later the pool no longer rests on the dead ones only",
     "conflicts_settle": "a compare-and-swap refused as a conflict is resolved by a re-read: "
     "no more than 6 rounds in a row conflict with no human change between",
 }
@@ -83,7 +77,6 @@ class Track:
     down_at: float = 0.0
     late: bool = False  # already reported (or measured) for this streak
     exempted: bool = False  # an exemption (frozen, pinned, failed open...) during this streak
-    ok: int = 0  # healthy probes in a row since this daemon started
 
 
 @dataclass
@@ -120,7 +113,6 @@ class Oracle:
     _pending: list[tuple[tuple[str, str, int], str, float, bool]] = field(default_factory=list)
     late_logs: list[str] = field(default_factory=list)
     _source_weights: dict[OriginKey, int | None] = field(default_factory=dict)
-    _dead_since: dict[str, float] = field(default_factory=dict)  # pool: resting on dead ones
 
     def __post_init__(self) -> None:
         self.origins = {o.key: o for o in self.config.all_origins()}
@@ -129,7 +121,7 @@ class Oracle:
     def restarted(self) -> None:
         """A new daemon has no memory of failures: its count starts again."""
         for t in self.tracks.values():
-            t.streak, t.late, t.ok = 0, False, 0
+            t.streak, t.late = 0, False
         self._refusals = 0.0  # a new process starts its counters at 0
 
     def _fail(self, invariant: str, at: float, detail: str) -> None:
@@ -171,7 +163,6 @@ class Oracle:
         # Raises wait until the overrides are read: a pool cannot fail open before.
         self._check_failed_open(report, now, exempt or f.overrides_unread)
         self._check_source_outage(f, mine, now)
-        self._check_live_takes_over(f.overrides, now, exempt or f.overrides_unread, f.unread)
 
     def _check_logged(
         self, mine: Sequence[Written], events: Iterable[Mapping[str, Any]], now: float
@@ -227,9 +218,7 @@ class Oracle:
             t = self.tracks[key]
             if r.outcome.healthy:
                 t.streak, t.late, t.exempted = 0, False, False
-                t.ok += 1
                 continue
-            t.ok = 0
             if r.outcome.own_fault or blind or key.pool in unread:
                 # S3 refusing the daemon's own credentials or clock says nothing about
                 # the origin; a round in which nothing gave evidence says nothing either
@@ -284,8 +273,7 @@ class Oracle:
                     f"{key} set to 0 as down after {t.streak} counted failures "
                     f"(fall {o.health.fall})",
                 )
-            idle = c.reason == "standby"  # a healthy standby goes idle once a primary serves
-            if c.new.weight == 0 and (was is None or was > 0) and not idle:
+            if c.new.weight == 0 and (was is None or was > 0):
                 window = o.health.hold_down_max + (o.health.rise + 2) * interval
                 recent = t.last_failure is not None and now - t.last_failure <= window
                 if not recent and not drained:
@@ -294,12 +282,7 @@ class Oracle:
                         now,
                         f"{key} set to 0 ({c.reason}); last failure {t.last_failure}",
                     )
-            if (
-                c.new.weight > 0
-                and not was
-                and c.reason in ("up", "slow_start", "active")
-                and t.out
-            ):
+            if c.new.weight > 0 and not was and c.reason in ("up", "slow_start") and t.out:
                 if now - t.down_at < o.health.hold_down - 1e-6:
                     self._fail(
                         "hold_down_respected",
@@ -369,12 +352,11 @@ class Oracle:
             for o in pool.origins:
                 unseen = any(k[2] == o.id and k[0] == pool.record + "." for k in self.r53.unseen)
                 held = self.r53.weight(pool.zone_id, pool.record, o.id)
-                want = 0 if o.standby else o.weight  # standbys stay idle when failing open
-                if held != want and not unseen:
+                if held != o.weight and not unseen:
                     self._fail(
                         "fails_open_with_configured_weights",
                         now,
-                        f"{o.key} at {held}, configured {o.weight} (standby: {o.standby})",
+                        f"{o.key} at {held}, configured {o.weight}",
                     )
 
     def _check_source_outage(self, f: RoundFacts, mine: Sequence[Written], now: float) -> None:
@@ -407,78 +389,6 @@ class Oracle:
             for key in f.sources_down
             if (record_of := self.config.pool(key.pool).record)
         }
-
-    def _live(self, o: Origin, now: float) -> bool:
-        """Answering long enough for any daemon to hold it up: past its `rise`, a
-        hold-down and a slow start since its last failure."""
-        t = self.tracks[o.key]
-        h = o.health
-        settle = h.hold_down_max + h.slow_start + (h.rise + 2) * self.config.daemon.interval
-        recent = t.last_failure is not None and now - t.last_failure <= settle
-        return t.streak == 0 and t.ok > h.rise and not recent
-
-    def _check_live_takes_over(
-        self,
-        overrides: Mapping[OriginKey, Override],
-        now: float,
-        exempt: bool,
-        unread: frozenset[str],
-    ) -> None:
-        for pool in self.config.pools:
-            record = fqdn(pool.record)
-            sets = {
-                k[2]: rr
-                for k, rr in self.r53.sets(pool.zone_id).items()
-                if k[:2] == (record, "TXT") and rr.get("Weight") is not None
-            }
-            actions = {k.origin: ov.action for k, ov in overrides.items() if k.pool == pool.name}
-            weighted = [o for o in pool.origins if o.id in sets and sets[o.id]["Weight"] > 0]
-            unseen = any(k[0] == record for k in self.r53.unseen)
-            if (
-                exempt
-                or unseen
-                or pool.name in unread
-                or Action.PIN in actions.values()
-                or not weighted
-                or not all(self.tracks[o.key].streak >= o.health.fall for o in weighted)
-            ):
-                self._dead_since.pop(pool.name, None)
-                continue
-            could = [
-                o.id
-                for o in pool.origins
-                if o.id in sets
-                and sets[o.id]["Weight"] == 0
-                and actions.get(o.id) is not Action.DRAIN
-                and self._live(o, now)
-            ]
-            by_value = {quote_txt(o.endpoint): o for o in pool.origins}
-            for sid, rr in sets.items():
-                if sid in {o.id for o in pool.origins} or sid in pool.previous_ids:
-                    continue
-                if rr["Weight"] <= 0:
-                    continue
-                named = [
-                    by_value[v["Value"]] for v in rr["ResourceRecords"] if v["Value"] in by_value
-                ]
-                if (named and all(self._live(o, now) for o in named)) or (
-                    not named and pool.trust_unowned
-                ):
-                    # Weighted, yet the pool rests on dead owned sets: the pool failed open
-                    # over a foreign set that serves.
-                    could.append(sid)
-            if not could:
-                self._dead_since.pop(pool.name, None)
-                continue
-            since = self._dead_since.setdefault(pool.name, now)
-            if now - since >= self.write_cycle and since != -1.0:
-                self._dead_since[pool.name] = -1.0  # reported once per episode
-                self._fail(
-                    "live_takes_over",
-                    now,
-                    f"{pool.name} rests on dead {[o.id for o in weighted]} while "
-                    f"{could} could serve",
-                )
 
 
 def o_zone(config: Config, o: Origin) -> str:
