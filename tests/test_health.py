@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from failover.core import health
-from failover.model import Health, HealthSettings, Outcome, State
+from failover.model import Health, HealthSettings, Outcome, ProbeResult, State
+from tests.factories import make_pool
 
 S = HealthSettings(fall=3, rise=2, hold_down=30.0, hold_down_max=240.0, slow_start=0.0)
 OK, BAD = Outcome.OK, Outcome.HTTP_5XX
@@ -135,3 +136,15 @@ def test_going_down_within_hold_down_max_of_coming_up_is_a_flap_even_past_hold_d
     assert h.state is State.DOWN
     assert h.flaps == 1
     assert h.hold_down == 60.0
+
+
+def test_a_blind_round_leaves_the_verdict_as_it_was_but_marks_it_stale() -> None:
+    o = make_pool().origins[0]
+    down = Health(state=State.DOWN, failures=3, down_since=0.0, hold_down=30.0)
+    result = ProbeResult(o.key, Outcome.TIMEOUT, 1.0)
+    h, _ = health.observe(o, down, None, result, 10.0, blind=True)
+    assert (h.state, h.failures, h.stale) == (State.DOWN, 3, True)
+    h, _ = health.observe(o, h, None, ProbeResult(o.key, Outcome.OK, 0.1), 20.0, blind=False)
+    assert h.stale, "one success is no verdict: still stale, still down"
+    h, _ = health.observe(o, h, None, result, 30.0, blind=False)
+    assert not h.stale, "a failure seen since the spell confirms the verdict"

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from failover.core import evidence, policy
+from failover.core import evidence, health, policy
 from failover.model import (
     Action,
     Health,
@@ -286,3 +286,26 @@ def test_serving_counts_a_standby_that_can_take_over_a_drain() -> None:
 def test_a_standby_with_no_evidence_yet_keeps_what_route53_has() -> None:
     d = decide([UP, UNKNOWN, UP], applied=[100, 100, 100], pool=standby_pool())
     assert weights(d) == [100, 100, 0]
+
+
+def test_a_down_verdict_from_before_a_blind_spell_lowers_no_weight_until_a_failure_confirms_it() -> (
+    None
+):
+    """After a spell with no evidence the origin may be back: its old verdict keeps what
+    Route 53 holds; a failure seen since makes it current again, and it goes to 0 at once."""
+    stale = Health(state=State.DOWN, down_since=0.0, hold_down=30.0, stale=True)
+    d = policy.decide(
+        POOL, {IDS[0]: stale}, {IDS[0]: 100, IDS[1]: 100, IDS[2]: 100}, {}, frozen=False, now=1000.0
+    )
+    assert d.weights()[IDS[0]] == 100
+    confirmed = health.step(stale, Outcome.TIMEOUT, 1000.0, HealthSettings())
+    assert not confirmed.stale
+    d = policy.decide(
+        POOL,
+        {IDS[0]: confirmed},
+        {IDS[0]: 100, IDS[1]: 100, IDS[2]: 100},
+        {},
+        frozen=False,
+        now=1000.0,
+    )
+    assert d.weights()[IDS[0]] == 0

@@ -45,7 +45,7 @@ def observe(
     if h is None:
         h = initial(applied_fraction, origin.health, now)
     if not evidence.evidence(result):
-        return h, [
+        return replace(h, stale=True), [
             events.warning(
                 "probe_credentials_failed",
                 pool=origin.pool,
@@ -72,7 +72,7 @@ def observe(
             )
         )
     if blind:
-        return h, said
+        return replace(h, stale=True), said
     new = step(h, result.outcome, now, origin.health)
     if new.state is not h.state:
         said.append(
@@ -98,7 +98,8 @@ def step(h: Health, outcome: Outcome, now: float, settings: HealthSettings) -> H
         if h.state is not State.UP and h.successes >= settings.rise and held_down_until(h) <= now:
             return _mark_up(h, now)
         return h
-    h = replace(h, failures=h.failures + 1, successes=0, last_outcome=outcome)
+    # A failure seen now confirms (or starts) a down verdict: it is fresh again.
+    h = replace(h, failures=h.failures + 1, successes=0, last_outcome=outcome, stale=False)
     if h.state is not State.DOWN and h.failures >= settings.fall:
         return _mark_down(h, now, settings)
     return h
@@ -117,7 +118,7 @@ def _mark_up(h: Health, now: float) -> Health:
     # Route 53 held at 0 comes back the way any down origin does.
     resumed = h.state is State.UNKNOWN and h.down_since is None
     up_since = h.up_since if resumed else now
-    return replace(h, state=State.UP, up_since=up_since)
+    return replace(h, state=State.UP, up_since=up_since, stale=False)
 
 
 def _mark_down(h: Health, now: float, settings: HealthSettings) -> Health:

@@ -143,6 +143,11 @@ def _decide_origin(
     if h.state is State.UNKNOWN:
         # No evidence yet: keep what Route 53 has (or wait, if the set is missing).
         return Decision(origin.key, applied, Reason.UNKNOWN)
+    if h.state is State.DOWN and h.stale:
+        # Down was decided before a spell with no evidence; the origin may have come
+        # back meanwhile. Nothing is lowered on that old verdict: a failure seen since
+        # the spell confirms it (at once), `rise` successes end it.
+        return Decision(origin.key, applied, Reason.UNKNOWN)
     if h.state is State.DOWN:
         return Decision(origin.key, 0, Reason.DOWN)
     fraction = slow_start_fraction(h, origin.health, now)
