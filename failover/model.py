@@ -219,8 +219,8 @@ class Health:
     flaps: int = 0  # consecutive quick down-after-up events; grows the hold-down
     hold_down: float = 0.0  # the hold-down in force for the current down period
     last_outcome: Outcome | None = None
-    # The verdict predates a spell with no evidence (blind rounds, the daemon's own
-    # faults): a down verdict lowers no weight again until a failure seen since.
+    # The verdict predates a blind spell (writes frozen, so it may never have been
+    # written): a down verdict lowers no weight until a failure seen since.
     stale: bool = False
 
 

@@ -148,3 +148,12 @@ def test_a_blind_round_leaves_the_verdict_as_it_was_but_marks_it_stale() -> None
     assert h.stale, "one success is no verdict: still stale, still down"
     h, _ = health.observe(o, h, None, result, 30.0, blind=False)
     assert not h.stale, "a failure seen since the spell confirms the verdict"
+
+
+def test_a_probe_refused_for_the_daemons_own_fault_leaves_the_verdict_current() -> None:
+    """Other origins still give evidence and writes go on: the verdict was written."""
+    o = make_pool().origins[0]
+    down = Health(state=State.DOWN, failures=3, down_since=0.0, hold_down=30.0)
+    refused = ProbeResult(o.key, Outcome.CREDENTIALS, 0.1, 400, detail="ExpiredToken")
+    h, _ = health.observe(o, down, None, refused, 10.0, blind=False)
+    assert h == down

@@ -291,7 +291,7 @@ def test_a_standby_with_no_evidence_yet_keeps_what_route53_has() -> None:
 def test_a_down_verdict_from_before_a_blind_spell_lowers_no_weight_until_a_failure_confirms_it() -> (
     None
 ):
-    """After a spell with no evidence the origin may be back: its old verdict keeps what
+    """After a blind spell the origin may be back: its old verdict keeps what
     Route 53 holds; a failure seen since makes it current again, and it goes to 0 at once."""
     stale = Health(state=State.DOWN, down_since=0.0, hold_down=30.0, stale=True)
     d = policy.decide(

@@ -45,7 +45,9 @@ def observe(
     if h is None:
         h = initial(applied_fraction, origin.health, now)
     if not evidence.evidence(result):
-        return replace(h, stale=True), [
+        # Not stale: while one origin's probes are refused for the daemon's own fault,
+        # the others still give evidence, writes go on, and its verdict was written.
+        return h, [
             events.warning(
                 "probe_credentials_failed",
                 pool=origin.pool,

@@ -144,9 +144,10 @@ def _decide_origin(
         # No evidence yet: keep what Route 53 has (or wait, if the set is missing).
         return Decision(origin.key, applied, Reason.UNKNOWN)
     if h.state is State.DOWN and h.stale:
-        # Down was decided before a spell with no evidence; the origin may have come
-        # back meanwhile. Nothing is lowered on that old verdict: a failure seen since
-        # the spell confirms it (at once), `rise` successes end it.
+        # Down was decided before a blind spell (writes frozen, so perhaps never
+        # written); the origin may have come back meanwhile. Nothing is lowered on
+        # that old verdict: a failure seen since confirms it at once (a dead origin's
+        # first probe after the spell), `rise` successes end it.
         return Decision(origin.key, applied, Reason.UNKNOWN)
     if h.state is State.DOWN:
         return Decision(origin.key, 0, Reason.DOWN)
