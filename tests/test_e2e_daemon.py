@@ -224,7 +224,7 @@ def test_validate_accepts_the_example_config_and_failover_config_env(tmp_path: P
     env = {**os.environ, "FAILOVER_CONFIG": example.read_text()}
     r = cli("validate", "--json", env=env)
     assert r.returncode == 0
-    assert json.loads(r.stdout) == {"ok": True, "pools": 1, "origins": 3}
+    assert json.loads(r.stdout) == {"ok": True, "pools": 1, "origins": 3, "warnings": []}
 
 
 def test_check_reaches_verdicts_and_writes_nothing(zone: Zone, tmp_path: Path) -> None:

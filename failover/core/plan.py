@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from failover.core import events, policy
 from failover.core.batch import MAX_CHARS, MAX_ELEMENTS, Batch, batches, cost
 from failover.core.events import Event
+from failover.core.strangers import foreign_serving, ghosts, retire, unknown_sets
 from failover.model import (
     Change,
     Config,
@@ -20,7 +21,6 @@ from failover.model import (
     Override,
     Pool,
     Reason,
-    State,
     WeightedSet,
 )
 
@@ -318,60 +318,6 @@ def _why(have: WeightedSet | None, want: WeightedSet, reason: Reason) -> Reason:
     if have.ttl != want.ttl:
         return Reason.TTL_DRIFT
     return Reason.VALUE_DRIFT
-
-
-def foreign_serving(pool: Pool, current: Sets, health: Mapping[str, Health]) -> list[str]:
-    """The sets the config does not own that count as serving: the pool does not fail open.
-
-    The daemon cannot probe what a foreign set points at. One whose value is a
-    configured bucket's endpoint (a ghost left by a renamed origin, or a copy made
-    by hand) is as alive as that origin: it counts only while the origin is up. Any
-    other counts only when the pool says it trusts sets it does not own. A set of a
-    previous id is being retired and never counts.
-    """
-    by_endpoint = {o.endpoint: o for o in pool.origins}
-    out: list[str] = []
-    for sid in unknown_sets(pool, current):
-        s = current[sid]
-        if s.weight <= 0 or sid in pool.previous_ids:
-            continue
-        named = [by_endpoint[v] for v in s.values if v in by_endpoint]
-        if named:
-            if all(health.get(o.id, Health()).state is State.UP for o in named):
-                out.append(sid)
-        elif pool.trust_unowned:
-            out.append(sid)
-    return out
-
-
-def ghosts(pool: Pool, current: Sets) -> list[str]:
-    """Sets the config does not own whose value is one of its origins' bucket endpoints.
-
-    Renaming an origin's id leaves such a set behind: it still sends answers to the
-    bucket, and the daemon no longer moves its weight. List the old id in the pool's
-    `previous_ids` to have it retired (taken to weight 0).
-    """
-    endpoints = {o.endpoint for o in pool.origins}
-    return [sid for sid in unknown_sets(pool, current) if endpoints & set(current[sid].values)]
-
-
-def retire(pool: Pool, current: Sets) -> list[Change]:
-    """Each set of a previous id (`pool.previous_ids`) still carrying weight, to weight 0.
-
-    The gate judges these with the pool's other changes: a ghost that is the last
-    set serving is not taken to 0 until an owned origin serves.
-    """
-    return [
-        Change(pool.name, s, dataclasses.replace(s, weight=0), Reason.RETIRED)
-        for sid, s in sorted(current.items())
-        if sid in pool.previous_ids and s.weight > 0
-    ]
-
-
-def unknown_sets(pool: Pool, current: Sets) -> list[str]:
-    """Set identifiers under the pool's name that the config does not name."""
-    known = {o.id for o in pool.origins}
-    return sorted(s for s in current if s not in known)
 
 
 def gate(current: Sets, changes: Sequence[Change]) -> str | None:
