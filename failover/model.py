@@ -264,6 +264,7 @@ class Reason(enum.StrEnum):
     PINNED = "pinned"
     DRAINED = "drained"
     UNKNOWN = "unknown"
+    STALE = "stale"  # down before a blind spell, not yet confirmed since: weight kept
     UP = "up"
     DOWN = "down"
     SLOW_START = "slow_start"

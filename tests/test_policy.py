@@ -298,6 +298,7 @@ def test_a_down_verdict_from_before_a_blind_spell_lowers_no_weight_until_a_failu
         POOL, {IDS[0]: stale}, {IDS[0]: 100, IDS[1]: 100, IDS[2]: 100}, {}, frozen=False, now=1000.0
     )
     assert d.weights()[IDS[0]] == 100
+    assert not d.failed_open
     confirmed = health.step(stale, Outcome.TIMEOUT, 1000.0, HealthSettings())
     assert not confirmed.stale
     d = policy.decide(
@@ -309,3 +310,18 @@ def test_a_down_verdict_from_before_a_blind_spell_lowers_no_weight_until_a_failu
         now=1000.0,
     )
     assert d.weights()[IDS[0]] == 0
+
+
+def test_a_weight_kept_on_a_stale_verdict_does_not_stop_the_pool_failing_open() -> None:
+    """Every origin down, one of them only stale: the pool stays failed open, not recovered."""
+    stale = Health(state=State.DOWN, down_since=0.0, hold_down=30.0, stale=True)
+    down = Health(state=State.DOWN, down_since=0.0, hold_down=30.0)
+    d = policy.decide(
+        POOL,
+        {IDS[0]: stale, IDS[1]: down, IDS[2]: down},
+        {IDS[0]: 100, IDS[1]: 50, IDS[2]: 10},
+        {},
+        frozen=False,
+        now=1000.0,
+    )
+    assert d.failed_open

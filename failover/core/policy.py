@@ -51,7 +51,9 @@ def decide(
         for o in pool.origins
     }
     decisions = _standby(pool, own, applied, overrides)
-    if sum(d.weight or 0 for d in decisions) > 0 or foreign_serving:
+    # A weight kept on a stale down verdict is no sign of life: it does not stop the
+    # pool failing open (nor its flag flipping while the verdict awaits confirmation).
+    if sum(d.weight or 0 for d in decisions if d.reason is not Reason.STALE) > 0 or foreign_serving:
         return Desired(pool=pool.name, decisions=decisions)
     # Every weight at 0 would make Route 53 spread answers over dead and live
     # origins alike and lose the intended weights: keep the configured ones, the
@@ -148,7 +150,7 @@ def _decide_origin(
         # written); the origin may have come back meanwhile. Nothing is lowered on
         # that old verdict: a failure seen since confirms it at once (a dead origin's
         # first probe after the spell), `rise` successes end it.
-        return Decision(origin.key, applied, Reason.UNKNOWN)
+        return Decision(origin.key, applied, Reason.STALE)
     if h.state is State.DOWN:
         return Decision(origin.key, 0, Reason.DOWN)
     fraction = slow_start_fraction(h, origin.health, now)
