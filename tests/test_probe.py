@@ -238,7 +238,9 @@ def test_a_slow_answer_times_out_at_the_overall_deadline(
     result = prober.probe(origin(case, timeout=0.3))
     took = time.monotonic() - started
     assert result.outcome is Outcome.TIMEOUT
-    assert 0.25 < took < 0.8
+    # The server drips or holds until the test ends: without the deadline the probe would
+    # never return. The upper bound only has to tell 0.3 s from "never" on a busy machine.
+    assert 0.25 < took < 3.0
 
 
 def test_nothing_listening_is_a_connection_failure(
