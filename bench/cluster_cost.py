@@ -18,13 +18,15 @@ On a global table every write is billed once per replica table ("one rWRU per re
 table is charged for each write up to 1KB", AWS, "Understanding Amazon DynamoDB billing
 for global tables"), and replicated bytes cross Regions.
 
-Prices: us-east-1 list prices, on-demand, Standard table class, as of 2026-11-30 (AWS's
-on-demand pricing page; unchanged since the 1 November 2024 reduction): $0.625 per
-million write request units, $0.125 per million read request units, replicated write
-request units priced as write request units (AWS: "Replicated write units (rWCUs and
-rWRUs) are priced the same as single-Region write units"), storage $0.25 per GB-month.
-Inter-Region transfer at $0.02 per GB is an assumption (not confirmed from a stored AWS
-page); it is shown apart.
+Prices: us-east-1 list prices, on-demand, Standard table class, looked up 2026-11-30:
+$0.625 per million write request units and $0.125 per million read request units (the
+US East prices since AWS's 1 November 2024 reduction; AWS's on-demand pricing page draws
+its price table client-side, so the figures were read from pages quoting it: check them
+at https://aws.amazon.com/dynamodb/pricing/on-demand/ before relying on them), replicated
+write request units priced as write request units (AWS, same billing guide: "Replicated
+write units (rWCUs and rWRUs) are priced the same as single-Region write units"), storage
+$0.25 per GB-month (a few hundred KB here). Inter-Region transfer at $0.02 per GB is an
+assumption, not confirmed; it is shown apart.
 """
 
 from __future__ import annotations
