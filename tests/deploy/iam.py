@@ -6,14 +6,17 @@ evaluates. Sources: Service Authorization Reference, "Actions, resources, and co
 keys for Amazon Route 53" (ChangeResourceRecordSets and ListResourceRecordSets on
 `hostedzone`, GetChange on `change`; condition keys
 route53:ChangeResourceRecordSetsActions, ...RecordTypes, ...NormalizedRecordNames) and
-"... for Amazon S3" (GetObject and PutObject on `object`). An operation missing from the
-table fails the test that meets it: review it, then add it.
+"... for Amazon S3" (GetObject and PutObject on `object`) and "... for Amazon DynamoDB"
+(GetItem, PutItem, UpdateItem, DeleteItem, Query and DescribeTable on `table`; condition
+key dynamodb:LeadingKeys, the partition key values of the items a request touches). An
+operation missing from the table fails the test that meets it: review it, then add it.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from deploy.checks import load_template
 from .tools import DEPLOY
 
 Params = Mapping[str, Any]
+ACCOUNT = "123456789012"  # moto's account, and the one the role is rendered for
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,35 @@ def _change_context(p: Params) -> tuple[tuple[str, tuple[str, ...]], ...]:
     )
 
 
+def _table(p: Params) -> str:
+    return f"arn:aws:dynamodb:{p['Region']}:{ACCOUNT}:table/{p['TableName']}"
+
+
+def _value(attribute: Any) -> str:
+    """A key value as the client sends it ({"S": "view"}) or as the resource layer does."""
+    return str(attribute["S"]) if isinstance(attribute, Mapping) else str(attribute)
+
+
+_EQUALS = re.compile(r"(#?\w+)\s*=\s*(:\w+)")
+
+
+def _leading_keys(p: Params) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """dynamodb:LeadingKeys: the partition key `pk` of the item, or of a query's condition.
+
+    A query whose condition cannot be read here gives "?", which no grant names: the
+    test fails instead of treating an unknown key as none.
+    """
+    key = p.get("Key") or p.get("Item")
+    if isinstance(key, Mapping) and "pk" in key:
+        return (("dynamodb:LeadingKeys", (_value(key["pk"]),)),)
+    names = p.get("ExpressionAttributeNames") or {}
+    values = p.get("ExpressionAttributeValues") or {}
+    for name, placeholder in _EQUALS.findall(str(p.get("KeyConditionExpression", ""))):
+        if names.get(name, name) == "pk" and placeholder in values:
+            return (("dynamodb:LeadingKeys", (_value(values[placeholder]),)),)
+    return (("dynamodb:LeadingKeys", ("?",)),)
+
+
 TABLE: dict[tuple[str, str], tuple[str, Callable[[Params], str], Callable[[Params], Any]]] = {
     ("route53", "ListResourceRecordSets"): ("route53:ListResourceRecordSets", _zone, lambda p: ()),
     ("route53", "ChangeResourceRecordSets"): (
@@ -70,6 +103,12 @@ TABLE: dict[tuple[str, str], tuple[str, Callable[[Params], str], Callable[[Param
     ),
     ("s3", "GetObject"): ("s3:GetObject", _object, lambda p: ()),
     ("s3", "PutObject"): ("s3:PutObject", _object, lambda p: ()),
+    ("dynamodb", "GetItem"): ("dynamodb:GetItem", _table, _leading_keys),
+    ("dynamodb", "PutItem"): ("dynamodb:PutItem", _table, _leading_keys),
+    ("dynamodb", "UpdateItem"): ("dynamodb:UpdateItem", _table, _leading_keys),
+    ("dynamodb", "DeleteItem"): ("dynamodb:DeleteItem", _table, _leading_keys),
+    ("dynamodb", "Query"): ("dynamodb:Query", _table, _leading_keys),
+    ("dynamodb", "DescribeTable"): ("dynamodb:DescribeTable", _table, lambda p: ()),
 }
 
 
@@ -110,12 +149,14 @@ _NO_VALUE = object()
 
 
 class _Renderer:
-    def __init__(self, template: Mapping[str, Any], params: Params) -> None:
+    def __init__(self, template: Mapping[str, Any], params: Params, region: str) -> None:
         declared = template.get("Parameters") or {}
         self.params: dict[str, Any] = {
             k: v["Default"] for k, v in declared.items() if "Default" in v
         } | dict(params)
         self.params["AWS::Partition"] = "aws"
+        self.params["AWS::Region"] = region
+        self.params["AWS::AccountId"] = ACCOUNT
         self.conditions = template.get("Conditions") or {}
 
     def condition(self, name: str) -> bool:
@@ -165,10 +206,11 @@ def _strings(value: Any) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
 
 
-def task_role(params: Params) -> list[Statement]:
-    """The task role's statements in daemon.yaml, with `params` (and defaults) filled in."""
+def task_role(params: Params, region: str = "eu-west-1") -> list[Statement]:
+    """The task role's statements in daemon.yaml, with `params` (and defaults) filled in,
+    for a stack in `region`."""
     template = load_template((DEPLOY / "cloudformation" / "daemon.yaml").read_text(), "daemon.yaml")
-    renderer = _Renderer(template, params)
+    renderer = _Renderer(template, params, region)
     role = template["Resources"]["TaskRole"]["Properties"]
     out: list[Statement] = []
     for policy in role["Policies"]:

@@ -39,13 +39,23 @@ DESIGN_METRICS = {
     "failover_probe_credentials_failed_total": "counter",
     "failover_clock_skew_seconds": "gauge",
     "failover_overrides_never_read": "gauge",
+    # Cluster mode only (CONTRACTS.md): a single daemon exports none of them.
+    "failover_cluster_leader": "gauge",
+    "failover_cluster_epoch": "gauge",
+    "failover_cluster_replicas_live": "gauge",
+    "failover_cluster_quorum": "gauge",
+    "failover_cluster_disagreements": "gauge",
+    "failover_cluster_view_age_seconds": "gauge",
+    "failover_cluster_table_errors_total": "counter",
 }
+CLUSTER_PREFIX = "failover_cluster_"
 # Series whose only values are 0 and 1: a panel must say what each means.
 BOOLEAN_SERIES = {
     "failover_origin_healthy",
     "failover_pool_failed_open",
     "failover_writes_frozen",
     "failover_origin_override",
+    "failover_cluster_leader",
     "up",
 }
 BOOLEAN = re.compile(r"\b(" + "|".join(sorted(BOOLEAN_SERIES)) + r")\b")
@@ -99,6 +109,15 @@ def test_promtool_unit_tests_pass() -> None:
             "unless on (job, instance) (time() - failover_last_round_timestamp_seconds <= 180)",
             "and on (job, instance) (time() - failover_last_round_timestamp_seconds > 180)",
         ),
+        (
+            "expr: max by (job) (failover_cluster_leader) < 1",
+            "expr: (max by (job) (failover_cluster_leader) or vector(0)) < 1",
+        ),
+        (
+            "failover_cluster_replicas_live < failover_cluster_quorum",
+            "failover_cluster_replicas_live <= failover_cluster_quorum",
+        ),
+        ("for: 15m", "for: 5m"),
     ],
     ids=[
         "never fires",
@@ -106,6 +125,9 @@ def test_promtool_unit_tests_pass() -> None:
         "threshold too high",
         "stale weights missed when nothing was ever applied",
         "no round since start missed",
+        "no leader fires for a single daemon",
+        "quorum met counted as lost",
+        "short disagreement fires",
     ],
 )
 def test_promtool_unit_tests_catch_a_broken_rule(tmp_path: Path, old: str, new: str) -> None:
@@ -152,6 +174,9 @@ def test_the_issue_s_alerts_are_all_there() -> None:
         "FailoverDaemonAbsent",
         "FailoverRoundsMissed",
         "FailoverRoundsNotCompleting",
+        "FailoverNoLeader",
+        "FailoverQuorumLost",
+        "FailoverReplicaDisagrees",
     } <= names
 
 

@@ -142,3 +142,83 @@ def test_the_metrics_port_is_not_open_to_a_private_range_by_default() -> None:
     assert not pattern.fullmatch("10.1.0.0/16")
     assert pattern.fullmatch("10.1.2.0/24")
     assert pattern.fullmatch("10.1.2.7/32")
+
+
+# AWS::DynamoDB::GlobalTable GlobalTableWitness: "The witness must be in a different Region
+# than the replicas and within the same Region set: US Region set: US East (N. Virginia),
+# US East (Ohio), US West (Oregon); EU Region set: Europe (Ireland), Europe (London), Europe
+# (Paris), Europe (Frankfurt); AP Region set: Asia Pacific (Tokyo), Asia Pacific (Seoul),
+# Asia Pacific (Osaka)".
+MRSC_REGION_SETS = {
+    "US": ("us-east-1", "us-east-2", "us-west-2"),
+    "EU": ("eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"),
+    "AP": ("ap-northeast-1", "ap-northeast-2", "ap-northeast-3"),
+}
+
+
+def _mrsc(region: str, second: str, third: str) -> list[str]:
+    params = {"SecondRegion": second, "ThirdRegion": third}
+    return rule_failures(_template("cluster-global-table.yaml"), params, region)
+
+
+def test_the_global_table_takes_any_three_regions_of_one_region_set() -> None:
+    for regions in MRSC_REGION_SETS.values():
+        for first in regions:
+            for second in regions:
+                for third in regions:
+                    if len({first, second, third}) == 3:
+                        assert _mrsc(first, second, third) == [], (first, second, third)
+
+
+@pytest.mark.parametrize(
+    ("region", "second", "third"),
+    [
+        ("us-east-1", "us-east-2", "eu-west-1"),
+        ("eu-west-1", "eu-west-2", "us-west-2"),
+        ("ap-northeast-1", "ap-northeast-2", "us-east-1"),
+        ("eu-central-1", "us-east-1", "ap-northeast-1"),
+    ],
+)
+def test_the_global_table_refuses_regions_of_two_region_sets(
+    region: str, second: str, third: str
+) -> None:
+    (failure,) = _mrsc(region, second, third)
+    assert failure.startswith("MRSC global tables cannot span Region sets")
+
+
+@pytest.mark.parametrize(
+    ("region", "second", "third"),
+    [("us-east-1", "us-east-1", "us-west-2"), ("us-east-1", "us-west-2", "us-west-2")],
+)
+def test_the_global_table_refuses_a_region_named_twice(
+    region: str, second: str, third: str
+) -> None:
+    assert _mrsc(region, second, third) == [
+        "The stack's Region, SecondRegion and ThirdRegion must be three different Regions."
+    ]
+
+
+def test_the_global_table_is_strongly_consistent_with_no_ttl_stream_or_index() -> None:
+    """MRSC supports no TTL and no LSI, and a lease needs STRONG (conditions on the latest)."""
+    props = _template("cluster-global-table.yaml")["Resources"]["Table"]["Properties"]
+    assert props["MultiRegionConsistency"] == "STRONG"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert not {"TimeToLiveSpecification", "LocalSecondaryIndexes", "StreamSpecification"} & set(
+        props
+    )
+    assert [a["AttributeName"] for a in props["KeySchema"]] == ["pk", "sk"]
+    offered = _template("cluster-global-table.yaml")["Parameters"]["SecondRegion"]
+    assert sorted(offered["AllowedValues"]) == sorted(
+        r for regions in MRSC_REGION_SETS.values() for r in regions
+    )
+
+
+def test_the_trial_table_has_the_same_keys_recovery_and_deletion_protection_by_default() -> None:
+    template = _template("cluster-table.yaml")
+    props = template["Resources"]["Table"]["Properties"]
+    assert [a["AttributeName"] for a in props["KeySchema"]] == ["pk", "sk"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert template["Parameters"]["DeletionProtection"]["Default"] == "true"
+    assert "TimeToLiveSpecification" not in props
+    assert "Losing this Region stops every write" in " ".join(template["Description"].split())

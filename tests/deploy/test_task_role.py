@@ -34,6 +34,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # returns an HTTP status code 403 Access Denied error"), so a missing overrides object reads
 # as 404; no call of the daemon names that action.
 GRANTED_AHEAD = {"MissingOverridesReadAsMissing: s3:ListBucket"}
+# Cluster mode's DynamoDB grants are checked in test_cluster_role.py (its
+# `recorded_cluster_calls` is where a cluster-mode daemon's record goes).
 
 
 def role_params(zone_id: str, buckets: dict[str, str], **more: str) -> dict[str, Any]:

@@ -12,8 +12,14 @@ from deploy.checks import load_template
 from .tools import DEPLOY, TEMPLATES, run, tool
 
 
-def test_there_are_three_templates() -> None:
-    assert [t.name for t in TEMPLATES] == ["daemon.yaml", "edge.yaml", "origin-bucket.yaml"]
+def test_there_are_five_templates() -> None:
+    assert [t.name for t in TEMPLATES] == [
+        "cluster-global-table.yaml",
+        "cluster-table.yaml",
+        "daemon.yaml",
+        "edge.yaml",
+        "origin-bucket.yaml",
+    ]
 
 
 @pytest.mark.slow
