@@ -24,10 +24,10 @@ import { setPool } from './pool.mjs';
 const PATH = new URL('../router.js', import.meta.url);
 const SOURCE = readFileSync(PATH, 'utf8');
 
-// AWS, "Quotas", Quotas on CloudFront Functions: maximum function size 10 KB. The API itself
-// accepts up to 40,960 bytes (botocore's model of CreateFunction, FunctionBlob max); the quota
-// is the smaller figure and the one enforced here. The stored copy of the quota page available
-// here did not show that row: the 10 KB figure is unconfirmed there, and the stricter one.
+// AWS News Blog, "Introducing Amazon CloudFront KeyValueStore" (2023): "the maximum function
+// size is 10 KB". The API's own model accepts up to 40,960 bytes (botocore, CreateFunction's
+// FunctionBlob); the quota is the smaller figure and the one enforced here. The stored copy of
+// the Quotas page available here did not show its row.
 const MAX_FUNCTION_BYTES = 10 * 1024;
 const LONGEST_POOL = 'p'.repeat(64);
 
