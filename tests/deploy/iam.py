@@ -6,10 +6,12 @@ evaluates. Sources: Service Authorization Reference, "Actions, resources, and co
 keys for Amazon Route 53" (ChangeResourceRecordSets and ListResourceRecordSets on
 `hostedzone`, GetChange on `change`; condition keys
 route53:ChangeResourceRecordSetsActions, ...RecordTypes, ...NormalizedRecordNames) and
-"... for Amazon S3" (GetObject and PutObject on `object`) and "... for Amazon DynamoDB"
+"... for Amazon S3" (GetObject and PutObject on `object`), "... for Amazon DynamoDB"
 (GetItem, PutItem, UpdateItem, DeleteItem, Query and DescribeTable on `table`; condition
-key dynamodb:LeadingKeys, the partition key values of the items a request touches). An
-operation missing from the table fails the test that meets it: review it, then add it.
+key dynamodb:LeadingKeys, the partition key values of the items a request touches) and
+"... for Amazon CloudFront KeyValueStore" (each data-plane operation on
+`key-value-store`). An operation missing from the table fails the test that meets it:
+review it, then add it.
 """
 
 from __future__ import annotations
@@ -109,6 +111,16 @@ TABLE: dict[tuple[str, str], tuple[str, Callable[[Params], str], Callable[[Param
     ("dynamodb", "DeleteItem"): ("dynamodb:DeleteItem", _table, _leading_keys),
     ("dynamodb", "Query"): ("dynamodb:Query", _table, _leading_keys),
     ("dynamodb", "DescribeTable"): ("dynamodb:DescribeTable", _table, lambda p: ()),
+    # Service Authorization Reference, "... for Amazon CloudFront KeyValueStore": each
+    # operation is authorised as the action of the same name on the `key-value-store`.
+    **{
+        ("cloudfront-keyvaluestore", op): (
+            f"cloudfront-keyvaluestore:{op}",
+            lambda p: str(p["KvsARN"]),
+            lambda p: (),
+        )
+        for op in ("DescribeKeyValueStore", "GetKey", "PutKey", "ListKeys", "UpdateKeys")
+    },
 }
 
 

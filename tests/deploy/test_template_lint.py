@@ -12,11 +12,12 @@ from deploy.checks import load_template
 from .tools import DEPLOY, TEMPLATES, run, tool
 
 
-def test_there_are_five_templates() -> None:
+def test_there_are_six_templates() -> None:
     assert [t.name for t in TEMPLATES] == [
         "cluster-global-table.yaml",
         "cluster-table.yaml",
         "daemon.yaml",
+        "edge-function.yaml",
         "edge.yaml",
         "origin-bucket.yaml",
     ]
