@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_router import names
+from failover import config_kvs
 from failover.config_schema import (
     DAEMON,
     DEFAULT_CANARY,
@@ -30,7 +31,6 @@ from failover.config_schema import (
     show,
     type_name,
 )
-from failover import config_kvs
 from failover.errors import ConfigError
 from failover.model import Config, DaemonSettings, HealthSettings, KvsSettings, Origin, Pool
 
@@ -316,7 +316,7 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
             pools.append(pool)
     _unique(seen, "name", "", problems)
     _unique(seen, "record", ": two pools would fight over its weights", problems)
-    kvs = config_kvs.read(doc.get("kvs", {}), lambda *a: _table(*a, problems))
+    kvs = config_kvs.read(doc.get("kvs", {}), lambda r, w, s: _table(r, w, s, problems))
     config_kvs.check(kvs, pools, seen, problems.add)
     if problems:
         return None

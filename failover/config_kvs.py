@@ -2,11 +2,12 @@
 
 Limits, from AWS's documentation:
 
-- "Key size – 512 characters", "Value size – 1024 characters", "File size – 5 MB"
-  (CloudFront Developer Guide, "File format for key-value pairs"; the quotas page
-  gives the same figures for a store: 5 MB per store, 512 bytes per key, 1 KB per
-  value). A pool's key is its name (at most 64 characters by the pool-name rule);
-  its value names every origin, so the value's size caps a pool's size.
+- "Key size - 512 characters", "Value size - 1024 characters", "File size - 5 MB"
+  (CloudFront Developer Guide, "File format for key-value pairs", for a store's
+  import file; that the same figures bound a store written key by key, as the
+  Quotas page's "Quotas on key value stores" lists them, is unconfirmed here). A
+  pool's key is its name (at most 64 characters by the pool-name rule); its value
+  names every origin, so the value's size caps a pool's size.
 - "Origins per distribution: 100" and "Origin groups per distribution: 10"
   (CloudFront quotas, general quotas on distributions): a pool's origins are the
   distribution's own origins, so a pool names at most 100 of them.
@@ -118,4 +119,7 @@ def check(
                 )
             ids.setdefault(eid, o.id)
     if total > MAX_STORE:
-        add("kvs", f"the pools' keys and values can reach {total:,} bytes; a store holds {MAX_STORE:,}")
+        add(
+            "kvs",
+            f"the pools' keys and values can reach {total:,} bytes; a store holds {MAX_STORE:,}",
+        )

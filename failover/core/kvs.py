@@ -9,6 +9,7 @@ write, overrides, held raises) holds for the store too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -125,6 +126,13 @@ def plan_input(
         elif pool.name in store:
             out[pool.name] = sets_from(pool, store[pool.name])
     return out
+
+
+def route53_part(config: Config) -> Config:
+    """The config as Route 53's reader sees it: only the pools whose weights go there."""
+    if all(writes_route53(p) for p in config.pools):
+        return config
+    return dataclasses.replace(config, pools=tuple(p for p in config.pools if writes_route53(p)))
 
 
 def route53_batches(config: Config, batches: Sequence[Batch]) -> list[Batch]:
