@@ -8,9 +8,11 @@ Limits, from AWS's documentation:
   Quotas page's "Quotas on key value stores" lists them, is unconfirmed here). A
   pool's key is its name (at most 64 characters by the pool-name rule); its value
   names every origin, so the value's size caps a pool's size.
-- "Origins per distribution: 100" and "Origin groups per distribution: 10"
-  (CloudFront quotas, general quotas on distributions): a pool's origins are the
-  distribution's own origins, so a pool names at most 100 of them.
+- "Origins per distribution: 25" and "Origin groups per distribution: 10", both
+  adjustable (CloudFront Quotas, general quotas on distributions; a later copy of the
+  page lists 100 origins). A pool's origins are the distribution's own origins, and
+  the shipped function (edge_function/router.js) reads at most 25 and only ids of
+  `A-Za-z0-9._-`: a value it would refuse is never configured here.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from failover.model import KvsSettings, Pool
 MAX_KEY = 512  # bytes of a key
 MAX_VALUE = 1024  # bytes of a value
 MAX_STORE = 5 * 1024 * 1024  # bytes of a store, every key and value together
-MAX_DISTRIBUTION_ORIGINS = 100  # origins of one distribution (adjustable quota)
+MAX_DISTRIBUTION_ORIGINS = 25  # origins of one distribution (default quota; the function's bound)
+_EDGE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")  # the ids the function accepts
 _ARN = re.compile(r"arn:aws[a-z-]*:cloudfront::\d{12}:key-value-store/[A-Za-z0-9-]{1,64}")
 _URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/?")
 
@@ -51,8 +54,6 @@ def check(
     pools: Sequence[Pool],
     seen: Sequence[Mapping[str, Any]],
     add: Add,
-    *,
-    crt_missing: Callable[[], bool] = crt_missing,
 ) -> None:
     """Cross-table rules: sinks against routers, the store's ARN, and the store's limits."""
     where = {values.get("name"): i for i, values in reversed(list(enumerate(seen)))}
@@ -112,6 +113,11 @@ def check(
         ids: dict[str, str] = {}
         for j, o in enumerate(p.origins):
             eid = edge_id(o)
+            if not _EDGE_ID.fullmatch(eid):
+                add(
+                    f"{at}.origins[{j}].cf_origin_id",
+                    f"{show(eid)}: the function takes origin ids of 1-128 of A-Z a-z 0-9 . _ -",
+                )
             if eid in ids:
                 add(
                     f"{at}.origins[{j}].cf_origin_id",

@@ -68,7 +68,7 @@ class Runner:
             overrides, background=background, clock=clock, grace=config.daemon.overrides_grace
         )
         self.propagation = PropagationStage(store, background=background, clock=clock)
-        self.kvs = KvsStage(kvs, metrics, background=background, clock=clock)
+        self.kvs = KvsStage(kvs, metrics, config, background=background, clock=clock)
         self.desired: dict[str, Desired] = {}
         self.frozen = False
         self.last_round: float | None = None
@@ -91,13 +91,13 @@ class Runner:
 
     @property
     def records(self) -> dict[str, Record]:
-        return self.reader.records
+        return self.kvs.records(self.reader.records)  # with the store's, for store-only pools
 
     def reconfigure(self, config: Config) -> None:
         """Take a new config, keeping the memory of origins it still names."""
         with self._lock:
             self.observe.retarget(self.config.all_origins(), config.all_origins())
-            self.config = config
+            self.config = self.kvs.config = config
             self.overrides.grace = config.daemon.overrides_grace
             self.reader.forget_schedule(config)  # names or zones may have changed
             self.writer.reconfigure(config)
@@ -135,7 +135,7 @@ class Runner:
         report.results = self.observe.results
         decided = plan.make(
             cfg,
-            self.kvs.sets(cfg, {name: r.sets for name, r in self.records.items()}),
+            self.kvs.sets({name: r.sets for name, r in self.records.items()}),
             self.observe.health,
             self.overrides.current,
             overrides_known=not self.overrides.holding,

@@ -179,6 +179,8 @@ def writes(
             continue
         weights = weights_after(pool, judged[pool.name], p.changes)
         if not any(w > 0 for _, w in weights):
+            if not p.changes:
+                continue  # nothing known to serve yet (a missing key, health unknown)
             said.append(
                 events.error("kvs_write_refused", pool=pool.name, reason="every weight would be 0")
             )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from failover.aws.kvs import KvsConflictError, KvsError
+from failover.aws.route53 import Record
 from failover.core import events
 from failover.core import kvs as core
 from failover.core.events import Event
@@ -53,6 +54,7 @@ class KvsStage:
         self,
         store: KvsStore | None,
         metrics: Metrics,
+        config: Config,
         *,
         background: bool,
         clock: Callable[[], float],
@@ -60,6 +62,7 @@ class KvsStage:
     ) -> None:
         self.store = store
         self.metrics = metrics
+        self.config = config  # the config in force (the round's, a reload's)
         self.clock = clock
         self.sleep = sleep
         self.lane: Lane[Outcome] = Lane("kvs", background=background, clock=clock)
@@ -68,19 +71,31 @@ class KvsStage:
         self.synced: float | None = None
         self.judged: dict[str, Sets] = {}
         self._said: list[Event] = []
-        self._pools: tuple[str, ...] = ()
         self._missing_reported = False
+
+    @property
+    def _pools(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.config.pools if core.writes_store(p))
 
     @property
     def readable(self) -> bool:
         """Every pool that writes to the store has been read from it at least once."""
         return all(name in self.values for name in self._pools)
 
-    def sets(self, config: Config, route53: Mapping[str, Sets]) -> dict[str, Sets]:
-        """What the plan judges each pool against (see `core.kvs.plan_input`)."""
-        self._pools = tuple(p.name for p in config.pools if core.writes_store(p))
+    def records(self, route53: Mapping[str, Record]) -> dict[str, Record]:
+        """Route 53's records, and for each store-only pool read, the store's as a record:
+        health and the plan start from what the pool's sink holds."""
         self._said.extend(self._collect())
-        self.judged = core.plan_input(config, route53, self.values)
+        judged = core.plan_input(self.config, {n: r.sets for n, r in route53.items()}, self.values)
+        out = dict(route53)
+        for pool in self.config.pools:
+            if not core.writes_route53(pool) and pool.name in judged:
+                out[pool.name] = Record(dict(judged[pool.name]))
+        return out
+
+    def sets(self, records: Mapping[str, Sets]) -> dict[str, Sets]:
+        """What the plan judges each pool against (see `core.kvs.plan_input`)."""
+        self.judged = core.plan_input(self.config, records, self.values)
         return self.judged
 
     def start(
