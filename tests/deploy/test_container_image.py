@@ -56,9 +56,9 @@ def install_problems(steps: list[tuple[str, str]]) -> list[str]:
     developer's machine; `failover run` needs neither.
     """
     installs = pip_installs(steps)
-    if not any("." in args for args in installs):
-        return ["no pip install of the package"]
     found: list[str] = []
+    if not any("." in args for args in installs):
+        found.append("no pip install of the package")
     for args in installs:
         for word in args:
             if word.split("=")[0] in {"-r", "--requirement", "-e", "--editable"}:
