@@ -250,7 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up first (a slow fault): fine
 
 
 def _err(status: int, code: str, message: str) -> tuple[int, dict[str, str], dict[str, Any]]:

@@ -120,11 +120,11 @@ class KvsStage:
             return said + self._collect()
         due = [n for n in self._pools if n not in self.values or n in self.stale]
         resync = not due and (self.synced is None or now - self.synced >= config.daemon.resync)
-        if resync:
-            due = list(self._pools)
         planned, refused = core.writes(config, self.judged, decided, self.values)
         said.extend(refused)
         jobs = [(change_ids(), w) for w in planned if w.pool not in due]
+        if resync:  # a pool written now is read by its write: no need to read it twice
+            due = [n for n in self._pools if n not in {w.pool for _, w in jobs}]
         said.extend(
             events.info(
                 "kvs_weights_planned",
