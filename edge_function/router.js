@@ -108,16 +108,23 @@ async function handler(event) {
             return request;
         }
         if (origins.length === 1) {
-            // "selectRequestOriginById()": selects an origin already defined in the
-            // distribution by its id, with that origin's own settings (its origin access
-            // control included).
+            // "selectRequestOriginById()" picks an origin already defined in the distribution,
+            // by id. The stored copy of that page available here showed its opening, not the
+            // method's own text: that the origin keeps its own settings (its origin access
+            // control included) is our reading, unconfirmed. updateRequestOrigin() is not
+            // used: it edits the current origin ("Any settings not specified in
+            // updateRequestOrigin() inherit the same settings from the existing origin's
+            // configuration"; "If you update an origin that is part of an origin group, only
+            // the primary origin of the origin group is updated", translated from the page's
+            // Chinese edition), and would change the default group's primary instead.
             cf.selectRequestOriginById(origins[0]);
         } else {
             // "createRequestOriginGroup()": two origins of the distribution, by id, and the
-            // status codes on which CloudFront retries the request on the second. The shape
-            // of each member ({originId: ...}) follows AWS's example on that page; the page
-            // does not say what happens when an id is not an origin of the distribution,
-            // hence the strict id check above and the catch below.
+            // status codes on which CloudFront retries the request on the second. The member
+            // shape {originId: ...} is that of AWS's example as public code reproduces it
+            // (one third-party type file has plain strings instead): the docs are unclear
+            // here. Nor do they say what happens when an id is not an origin of the
+            // distribution, hence the strict id check above and the catch below.
             cf.createRequestOriginGroup({
                 originIds: [{ originId: origins[0] }, { originId: origins[1] }],
                 failoverCriteria: { statusCodes: FAILOVER_CODES }

@@ -92,6 +92,9 @@ async function main() {
     }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a program, not when imported, nor when `node --test DIR` runs every file of this
+// directory (it sets NODE_TEST_CONTEXT in the files it starts): stdin is then no input.
+const asProgram = process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (asProgram && process.env.NODE_TEST_CONTEXT === undefined) {
     await main();
 }

@@ -6,7 +6,8 @@ evaluates. Sources: Service Authorization Reference, "Actions, resources, and co
 keys for Amazon Route 53" (ChangeResourceRecordSets and ListResourceRecordSets on
 `hostedzone`, GetChange on `change`; condition keys
 route53:ChangeResourceRecordSetsActions, ...RecordTypes, ...NormalizedRecordNames) and
-"... for Amazon S3" (GetObject and PutObject on `object`). An operation missing from the
+"... for Amazon S3" (GetObject and PutObject on `object`) and "... for Amazon CloudFront
+KeyValueStore" (each data-plane operation on `key-value-store`). An operation missing from the
 table fails the test that meets it: review it, then add it.
 """
 
@@ -70,6 +71,16 @@ TABLE: dict[tuple[str, str], tuple[str, Callable[[Params], str], Callable[[Param
     ),
     ("s3", "GetObject"): ("s3:GetObject", _object, lambda p: ()),
     ("s3", "PutObject"): ("s3:PutObject", _object, lambda p: ()),
+    # Service Authorization Reference, "... for Amazon CloudFront KeyValueStore": each
+    # operation is authorised as the action of the same name on the `key-value-store`.
+    **{
+        ("cloudfront-keyvaluestore", op): (
+            f"cloudfront-keyvaluestore:{op}",
+            lambda p: str(p["KvsARN"]),
+            lambda p: (),
+        )
+        for op in ("DescribeKeyValueStore", "GetKey", "PutKey", "ListKeys", "UpdateKeys")
+    },
 }
 
 

@@ -12,8 +12,13 @@ from deploy.checks import load_template
 from .tools import DEPLOY, TEMPLATES, run, tool
 
 
-def test_there_are_three_templates() -> None:
-    assert [t.name for t in TEMPLATES] == ["daemon.yaml", "edge.yaml", "origin-bucket.yaml"]
+def test_there_are_four_templates() -> None:
+    assert [t.name for t in TEMPLATES] == [
+        "daemon.yaml",
+        "edge-function.yaml",
+        "edge.yaml",
+        "origin-bucket.yaml",
+    ]
 
 
 @pytest.mark.slow

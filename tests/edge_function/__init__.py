@@ -1,0 +1,1 @@
+"""Tests of the CloudFront Functions router (edge_function/) run from pytest."""
