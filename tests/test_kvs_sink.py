@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from failover.aws import kvs as aws_kvs
 from failover.metrics import Metrics
-from failover.model import HealthSettings, KvsSettings, Outcome
+from failover.model import Action, HealthSettings, KvsSettings, OriginKey, Outcome, Override
 from failover.overrides import FileStore
 from failover.round import Runner
 from failover.sandbox.kvs_server import KvsServer
@@ -58,11 +58,12 @@ class World:
         self.prober = ScriptedProber()
         self.metrics = Metrics(CollectorRegistry())
         store = aws_kvs.open_store(boto3.Session(), settings, self.metrics.kvs.request)
+        self.overrides = FileStore(tmp / "overrides.json")
         self.runner = Runner(
             dataclasses.replace(make_config(pool), kvs=settings),
             self.prober,
             zone.store,
-            FileStore(tmp / "overrides.json"),
+            self.overrides,
             self.metrics,
             clock=self.clock,
             wall=self.clock,
@@ -201,3 +202,12 @@ def test_the_sandbox_refuses_a_request_without_a_sigv4a_signature(server: KvsSer
         opener.open(url, timeout=5)
     assert e.value.code == 403
     assert server.refused_auth == 1
+
+
+def test_a_drain_applies_to_the_store_as_to_route53(both_world: World, server: KvsServer) -> None:
+    both_world.rounds(3)
+    key = OriginKey("www", C)
+    both_world.overrides.save({key: Override(key, Action.DRAIN, "ops@host", 0.0, "maintenance")})
+    both_world.rounds(3)
+    assert both_world.zone.weights(both_world.pool) == {A: 100, B: 100, C: 0}
+    assert weights_in(server) == {A: 100, B: 100, C: 0}
