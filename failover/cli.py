@@ -136,6 +136,13 @@ def _parser() -> argparse.ArgumentParser:
         help="which scripted scenario (default: default; overrides-hang: the overrides "
         "bucket hangs while a region fails; standby: a primary fails over to its standby and back)",
     )
+    d.add_argument(
+        "--router",
+        choices=("lambda-edge", "function"),
+        default="lambda-edge",
+        help="what routes the viewer requests: the Lambda@Edge router (DNS) or the CloudFront "
+        "Function reading the KeyValueStore the daemon writes (needs Node.js)",
+    )
     d.set_defaults(func=_demo)
     sb = sub.add_parser(
         "sandbox",
@@ -380,7 +387,12 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
 
-    return demo.run(fall=args.fall, interactive=args.interactive, scenario_name=args.scenario)
+    return demo.run(
+        fall=args.fall,
+        interactive=args.interactive,
+        scenario_name=args.scenario,
+        router=args.router,
+    )
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_router import names
+from failover import config_kvs
 from failover.config_schema import (
     DAEMON,
     DEFAULT_CANARY,
@@ -31,7 +32,7 @@ from failover.config_schema import (
     type_name,
 )
 from failover.errors import ConfigError
-from failover.model import Config, DaemonSettings, HealthSettings, Origin, Pool
+from failover.model import Config, DaemonSettings, HealthSettings, KvsSettings, Origin, Pool
 
 ENV_VAR = "FAILOVER_CONFIG"
 
@@ -204,6 +205,7 @@ def _pool(
         if not obad:
             ovalues.setdefault("weight", DEFAULT_WEIGHT)
             ovalues.setdefault("canary", DEFAULT_CANARY)
+            ovalues.setdefault("cf_origin_id", f"s3-{ovalues['id']}")
             origins.append(Origin(pool=values.get("name", ""), health=health, **ovalues))
     if len(raw_origins) > MAX_ORIGINS:
         problems.add(
@@ -239,6 +241,7 @@ def _pool(
         failback=values.get("failback", FAILBACKS[0]),
         trust_unowned=values.get("trust_unowned", False),
         previous_ids=tuple(values.get("previous_ids", ())),
+        sink=values.get("sink", "route53"),
     )
     return pool, values
 
@@ -313,9 +316,11 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
             pools.append(pool)
     _unique(seen, "name", "", problems)
     _unique(seen, "record", ": two pools would fight over its weights", problems)
+    kvs = config_kvs.read(doc.get("kvs", {}), lambda r, w, s: _table(r, w, s, problems))
+    config_kvs.check(kvs, pools, seen, problems.add)
     if problems:
         return None
-    return Config(daemon=daemon, health=health, pools=tuple(pools))
+    return Config(daemon=daemon, health=health, pools=tuple(pools), kvs=kvs)
 
 
 _TOML_WHERE = re.compile(
@@ -412,7 +417,7 @@ def render_problems(err: ConfigError) -> str:
 def documented_fields() -> dict[type, tuple[str, ...]]:
     """Each model class read from TOML and the field names a config file may set on it."""
     derived = {"pool"}  # Origin.pool comes from the enclosing [[pools]]
-    classes = (Config, DaemonSettings, HealthSettings, Pool, Origin)
+    classes = (Config, DaemonSettings, HealthSettings, Pool, Origin, KvsSettings)
     return {
         c: tuple(f.name for f in dataclasses.fields(c) if f.name not in derived) for c in classes
     }

@@ -16,6 +16,7 @@ from failover.model import CANARY_BYTES, MAX_WEIGHT
 MAX_TTL = 2_147_483_647  # Route 53's ResourceRecordSet TTL range is 0..2^31-1
 MAX_ORIGINS = 100  # weighted sets per name and type
 MAX_SET_ID = 128  # SetIdentifier length
+MAX_CF_ORIGIN_ID = 128  # our bound on a distribution origin id, so a store value stays small
 MAX_SECONDS = 31_536_000.0  # one year: bounds every duration so no timer overflows
 MAX_THRESHOLD = 100
 MAX_ROUTE53_RATE = 50.0  # Route 53 refills 10 requests/s per account; 50 is already reckless
@@ -24,7 +25,9 @@ DEFAULT_WEIGHT = 100
 DEFAULT_CANARY = "_failover/canary.json"
 # What reads a pool's record at the edge. "lambda-edge": edge_router/, which reaches only
 # the Regions of names.OAI_REGIONS; "none": something else reads it (no edge checks).
-ROUTERS = ("lambda-edge", "none")
+ROUTERS = ("lambda-edge", "none", "function")
+# Where a pool's weights go: its Route 53 record, its key in the [kvs] store, or both.
+SINKS = ("route53", "kvs", "both")
 # How an active standby hands the pool back once a primary is up again.
 FAILBACKS = ("auto", "manual")
 
@@ -106,6 +109,14 @@ def _pool_name(v: str) -> str | None:
 def _origin_id(v: str) -> str | None:
     if not 1 <= len(v) <= MAX_SET_ID:
         return f"must be 1 to {MAX_SET_ID} characters (a Route 53 SetIdentifier)"
+    if not v.isprintable() or v.strip() != v:
+        return f"{show(v)} has control characters or surrounding spaces"
+    return None
+
+
+def _cf_origin_id(v: str) -> str | None:
+    if not 1 <= len(v) <= MAX_CF_ORIGIN_ID:
+        return f"must be 1 to {MAX_CF_ORIGIN_ID} characters (a CloudFront origin id)"
     if not v.isprintable() or v.strip() != v:
         return f"{show(v)} has control characters or surrounding spaces"
     return None
@@ -203,6 +214,7 @@ POOL: dict[str, Field] = {
     "failback": Field(str, check=_choice(*FAILBACKS)),
     "trust_unowned": Field(bool),
     "previous_ids": Field(list, check=_previous_ids),
+    "sink": Field(str, check=_choice(*SINKS)),
 }
 ORIGIN: dict[str, Field] = {
     "id": Field(str, check=_origin_id),
@@ -211,7 +223,14 @@ ORIGIN: dict[str, Field] = {
     "weight": Field(int, 0, MAX_WEIGHT),
     "canary": Field(str, check=_canary),
     "standby": Field(bool),
+    "cf_origin_id": Field(str, check=_cf_origin_id),
 }
-TOP_KEYS = ("daemon", "health", "pools")
+KVS: dict[str, Field] = {  # checked further in config_kvs
+    "arn": Field(str),
+    "rate": Field(float, 0.0, MAX_ROUTE53_RATE, lo_open=True),
+    "endpoint_url": Field(str),
+    "proxy": Field(str),
+}
+TOP_KEYS = ("daemon", "health", "pools", "kvs")
 POOL_TABLES = ("health", "origins")
 ORIGIN_TABLES = ("health",)

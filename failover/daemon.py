@@ -16,7 +16,7 @@ import botocore.config
 import structlog
 
 from failover import canary, logs
-from failover.aws import audit
+from failover.aws import audit, kvs
 from failover.aws.probe import Prober
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.errors import ConfigError, FailoverError
@@ -90,7 +90,10 @@ def build_runner(
         abort=abort,
     )
     overrides = open_store(config.daemon.overrides, session)
-    runner = Runner(config, prober, store, overrides, metrics, write=write, background=background)
+    store_kvs = kvs.open_store(session, config.kvs, metrics.kvs.request)
+    runner = Runner(
+        config, prober, store, overrides, metrics, write=write, background=background, kvs=store_kvs
+    )
     return Parts(runner, prober, limiter)
 
 

@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from failover import __version__
+from failover.kvs_metrics import KvsMetrics
 from failover.model import OWN_FAULTS, Origin, ProbeResult, State
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ class Metrics:
                 self.route53_requests.labels(operation, outcome)
         for reason in WRITE_FAILURES:
             self.write_failures.labels(reason)
+        self.kvs = KvsMetrics(r)  # the KeyValueStore sink's series
         self._pools: set[str] = set()
         self._regions: set[str] = set()
         Gauge(

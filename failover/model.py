@@ -102,6 +102,8 @@ class Origin:
     health: HealthSettings
     # A standby holds 0 while idle; `weight` is what it carries once every primary is out.
     standby: bool = False
+    # The distribution's origin id a KeyValueStore value names ("" = "s3-" + id).
+    cf_origin_id: str = ""
 
     @property
     def key(self) -> OriginKey:
@@ -141,6 +143,7 @@ class Pool:
     failback: str = "auto"  # "auto": standbys hand back on their own; "manual": a pin releases
     trust_unowned: bool = False  # a set the config does not own, naming no bucket, serves
     previous_ids: tuple[str, ...] = ()  # set ids of renamed origins: retired to weight 0
+    sink: str = "route53"  # where its weights go: "route53", "kvs" or "both" (config_schema.SINKS)
 
     @property
     def primaries(self) -> tuple[Origin, ...]:
@@ -173,10 +176,21 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class KvsSettings:
+    """`[kvs]`: the CloudFront KeyValueStore that pools with sink "kvs" or "both" write."""
+
+    arn: str = ""  # the store's ARN (required once a pool writes to it)
+    rate: float = 2.0  # store requests per second, all calls together
+    endpoint_url: str = ""  # "" = AWS's; a local data plane (the sandbox) otherwise
+    proxy: str = ""  # "" = none; the HTTP proxy the store's client alone goes through
+
+
+@dataclass(frozen=True)
 class Config:
     daemon: DaemonSettings
     health: HealthSettings
     pools: tuple[Pool, ...]
+    kvs: KvsSettings = KvsSettings()
 
     def all_origins(self) -> tuple[Origin, ...]:
         return tuple(o for p in self.pools for o in p.origins)

@@ -11,12 +11,13 @@ import structlog
 
 from failover import status
 from failover.aws.route53 import Record
-from failover.core import plan
+from failover.core import kvs, plan
 from failover.core.evidence import frozen_edge
 from failover.metrics import Metrics
 from failover.model import Config, Desired
 from failover.overrides import OverrideStore
 from failover.stages.emit import emit
+from failover.stages.kvs import KvsStage, KvsStore
 from failover.stages.observe import ObserveStage, Prober
 from failover.stages.overrides import OverridesStage
 from failover.stages.propagation import ChangeReader, PropagationStage
@@ -52,6 +53,7 @@ class Runner:
         change_ids: Callable[[], str] = new_change_id,
         write: bool = True,
         background: bool = False,
+        kvs: KvsStore | None = None,
     ) -> None:
         self.config = config
         self.prober = prober
@@ -66,6 +68,7 @@ class Runner:
             overrides, background=background, clock=clock, grace=config.daemon.overrides_grace
         )
         self.propagation = PropagationStage(store, background=background, clock=clock)
+        self.kvs = KvsStage(kvs, metrics, config, background=background, clock=clock)
         self.desired: dict[str, Desired] = {}
         self.frozen = False
         self.last_round: float | None = None
@@ -88,13 +91,13 @@ class Runner:
 
     @property
     def records(self) -> dict[str, Record]:
-        return self.reader.records
+        return self.kvs.records(self.reader.records)  # with the store's, for store-only pools
 
     def reconfigure(self, config: Config) -> None:
         """Take a new config, keeping the memory of origins it still names."""
         with self._lock:
             self.observe.retarget(self.config.all_origins(), config.all_origins())
-            self.config = config
+            self.config = self.kvs.config = config
             self.overrides.grace = config.daemon.overrides_grace
             self.reader.forget_schedule(config)  # names or zones may have changed
             self.writer.reconfigure(config)
@@ -117,13 +120,13 @@ class Runner:
         return report
 
     def _round(self, report: RoundReport) -> None:
-        cfg, m = self.config, self.metrics
+        cfg, r53, m = self.config, kvs.route53_part(self.config), self.metrics
         self._take_written(report)
         emit(self.propagation.collect(), m)
-        emit(self.reader.collect(cfg, self.clock()) + self.overrides.collect(), m)
-        self.reader.start(cfg, self.clock(), self.writer.sending)
+        emit(self.reader.collect(r53, self.clock()) + self.overrides.collect(), m)
+        self.reader.start(r53, self.clock(), self.writer.sending)
         self.overrides.start()
-        emit(self.reader.collect(cfg, self.clock()) + self.overrides.collect(), m)
+        emit(self.reader.collect(r53, self.clock()) + self.overrides.collect(), m)
         blind, said = self.observe.run(
             self.prober, cfg.all_origins(), self.records, m, clock=self.clock, wall=self.wall
         )
@@ -132,7 +135,7 @@ class Runner:
         report.results = self.observe.results
         decided = plan.make(
             cfg,
-            {name: r.sets for name, r in self.records.items()},
+            self.kvs.sets({name: r.sets for name, r in self.records.items()}),
             self.observe.health,
             self.overrides.current,
             overrides_known=not self.overrides.holding,
@@ -145,8 +148,10 @@ class Runner:
             self.desired[name] = report.desired[name] = p.desired
             if p.refused:
                 report.refused.append(name)
-        if decided.batches and self.writer.lane.idle:
-            batches = [(self.change_ids(), b) for b in decided.batches]
+        emit(self.kvs.start(cfg, decided, self.clock(), self.change_ids, write=self.write), m)
+        sendable = kvs.route53_batches(cfg, decided.batches)  # less pools only the store gets
+        if sendable and self.writer.lane.idle:
+            batches = [(self.change_ids(), b) for b in sendable]
             emit(planned(batches, dry_run=not self.write), m)
             report.planned.extend(c for _, b in batches for c in b.changes)
             if self.write:
@@ -191,4 +196,4 @@ class Runner:
     @property
     def ready(self) -> bool:
         """A full round has completed and the last read of Route 53 succeeded."""
-        return self.rounds > 0 and self.reader.readable
+        return self.rounds > 0 and self.reader.readable and self.kvs.readable

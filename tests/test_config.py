@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from failover import config
 from failover import config_schema as schema
 from failover.errors import ConfigError
-from failover.model import Config, DaemonSettings, HealthSettings, Origin, Pool
+from failover.model import Config, DaemonSettings, HealthSettings, KvsSettings, Origin, Pool
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
@@ -153,6 +153,7 @@ def test_the_example_documents_every_field_of_every_model_class() -> None:
         HealthSettings: set(doc["health"]),
         Pool: set(pool),
         Origin: origin_keys,
+        KvsSettings: set(doc["kvs"]),
     }
     for cls, fields in config.documented_fields().items():
         missing = set(fields) - sections[cls]
@@ -871,7 +872,7 @@ def test_the_same_region_is_accepted_when_the_pool_has_no_lambda_edge_router() -
 def test_the_router_defaults_to_lambda_edge_and_takes_no_other_value() -> None:
     assert config.parse(toml_text(base())).pools[0].router == "lambda-edge"
     assert only(with_("pools.0.router", "cloudfront")) == (
-        'pools[0].router: "cloudfront" is not one of lambda-edge, none'
+        'pools[0].router: "cloudfront" is not one of lambda-edge, none, function'
     )
 
 

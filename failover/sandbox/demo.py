@@ -18,7 +18,9 @@ from types import FrameType
 from typing import Any, TextIO
 
 from failover.config import load
-from failover.sandbox import scenario
+from failover.sandbox import function_edge, scenario
+from failover.sandbox.function_edge import FunctionStream
+from failover.sandbox.kvs_server import KvsServer
 from failover.sandbox.observe import (
     DaemonProcess,
     DnsSampler,
@@ -49,8 +51,11 @@ class Demo:
         *,
         s3_overrides: bool = False,
         standby: tuple[str, ...] = (),
+        router: str = "lambda-edge",
     ) -> None:
         self.timings = timings
+        self.router = router
+        self.store: KvsServer | None = None  # the KeyValueStore, for --router function
         self.s3_overrides = s3_overrides
         self.standby = standby
         self.fall = fall or timings.fall
@@ -60,7 +65,7 @@ class Demo:
         self.patience = max(3 * timings.bound(), 8.0)
         self.sandbox = Sandbox(timings=timings)
         self.daemon: DaemonProcess | None = None
-        self.edge: EdgeStream | None = None
+        self.edge: EdgeStream | FunctionStream | None = None
         self.dns = DnsSampler(self.sandbox)
         self._probe_noted: set[tuple[int, str, str]] = set()
 
@@ -74,6 +79,16 @@ class Demo:
         extra: dict[str, object] = {"standby": self.standby} if self.standby else {}
         if self.s3_overrides:
             extra["overrides"] = sb.overrides_url
+        if self.router == "function":
+            self.store = KvsServer(function_edge.ARN)
+            function_edge.seed(self.store)
+            store = self.store
+            url, proxy = store.endpoint_url, store.proxy
+            extra["kvs"] = {"arn": store.store.arn, "endpoint_url": url, "proxy": proxy}
+            self.tl.say(
+                f"KeyValueStore data plane at {store.proxy} (SigV4A checked), reached by the "
+                "daemon's real client through its own proxy setting"
+            )
         self.config = sb.write_config(None, fall=self.fall, **extra)
         load(str(self.config), {})  # a bad setting (e.g. --fall) stops here, clearly
         self.listen = next(
@@ -87,7 +102,11 @@ class Demo:
             f"{self.config}`; metrics at http://{self.listen}/metrics"
         )
         # The router re-resolves twice a second, so a returning region soon wins a weighted pick.
-        self.edge = EdgeStream(sb, sb.edge_settings(max_ttl=0.5))
+        if self.store is not None:
+            self.edge = FunctionStream(sb, self.store)
+            self.tl.say("viewer requests go through edge_function/router.js under Node")
+        else:
+            self.edge = EdgeStream(sb, sb.edge_settings(max_ttl=0.5))
         daemon = self.daemon
         ready = (
             wait_until(lambda: not daemon.alive() or self._get("/readyz")[0] == 200, 15.0)
@@ -105,6 +124,8 @@ class Demo:
             if code != 0 and self.daemon.other:
                 self.tl.say("daemon output: " + " | ".join(self.daemon.other[-5:]))
             self.daemon.kill()
+        if self.store is not None:
+            self.store.close()
         self.sandbox.close()
 
     def _get(self, path: str) -> tuple[int, bytes]:
@@ -198,15 +219,21 @@ def run(
     out: TextIO = sys.stdout,
     timings: Timings | None = None,
     scenario_name: str = "default",
+    router: str = "lambda-edge",
 ) -> int:
     """Run a scripted scenario (or the interactive loop); 0 if every expectation held."""
     play, s3_overrides, standby = scenario.SCENARIOS[scenario_name]
+    if router == "function" and (problem := function_edge.node_problem()):
+        print(f"failover demo: {problem}", file=sys.stderr)
+        return 2
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt  # unwind through `finally`: the daemon is stopped, not orphaned
 
     previous = signal.signal(signal.SIGTERM, on_term)
-    demo = Demo(timings or Timings(), fall, out, s3_overrides=s3_overrides, standby=standby)
+    demo = Demo(
+        timings or Timings(), fall, out, s3_overrides=s3_overrides, standby=standby, router=router
+    )
     try:
         demo.start()
         if interactive:

@@ -61,6 +61,13 @@ def one_down(demo: Demo, region: str, kind: str, what: str) -> None:
     )
     held = demo.show_records()
     demo.tl.expect(held.get(region) == 0, f"Route 53 holds 0 for {region}")
+    if demo.store is not None:  # --router function: the store gets the same weights
+        demo.wait_event(
+            "kvs_weights_applied",
+            t0,
+            lambda e: any(c["origin"] == f"s3-{region}" and c["to"] == 0 for c in e["changes"]),
+            f"the KeyValueStore's value takes s3-{region} to 0 (compare-and-swap on its ETag)",
+        )
     dns_clean = wait_until(lambda: region not in demo.dns.sample(10), demo.patience)
     demo.tl.expect(dns_clean, f"DNS answers stop naming {region}")
     demo.show_dns()

@@ -16,6 +16,7 @@ SHOWN = frozenset(
         "origin_marked_down",
         "origin_marked_up",
         "weights_applied",
+        "kvs_weights_applied",
         "pool_failed_open",
         "pool_recovered",
         "writes_frozen",
@@ -67,6 +68,9 @@ def describe(seen: Seen) -> str:
             f"{c['origin']} {c['from']}->{c['to']} ({c['reason']})" for c in e.get("changes", [])
         )
         return f"daemon: weights_applied change_id={e.get('change_id')} [{changes}]"
+    if name == "kvs_weights_applied":
+        moved = ", ".join(f"{c['origin']} {c['from']}->{c['to']}" for c in e.get("changes", []))
+        return f"daemon: kvs_weights_applied change_id={e.get('change_id')} seq={e.get('seq')} [{moved}]"
     facts = [
         f"{k}={e[k]}"
         for k in ("origin", "outcome", "detail", "pool", "reason", "signal")

@@ -331,8 +331,11 @@ class Sandbox:
         }
         store = f"file://{self.dir}/overrides.json"
         standby: tuple[str, ...] = ()
+        kvs: dict[str, str] = {}  # [kvs]: the pool then writes the store too, for the function
         for key, value in overrides.items():
-            if key == "standby":
+            if key == "kvs" and isinstance(value, dict):
+                kvs = {str(k): str(v) for k, v in value.items()}
+            elif key == "standby":
                 standby = tuple(str(r) for r in value) if isinstance(value, tuple | list) else ()
             elif key in _DAEMON_KEYS:
                 daemon[key] = value
@@ -345,6 +348,8 @@ class Sandbox:
         lines = ["[daemon]", *(f"{k} = {json.dumps(v)}" for k, v in daemon.items())]
         lines.append(f"overrides = {json.dumps(store)}")
         lines += ["", "[health]", *(f"{k} = {json.dumps(v)}" for k, v in health.items())]
+        if kvs:
+            lines += ["", "[kvs]", *(f"{k} = {json.dumps(v)}" for k, v in kvs.items())]
         lines += [
             "",
             "[[pools]]",
@@ -352,6 +357,7 @@ class Sandbox:
             f"record = {json.dumps(self.record)}",
             f"zone_id = {json.dumps(self.zone_id)}",
             f"ttl = {t.ttl}",
+            *(['sink = "both"', 'router = "function"'] if kvs else []),
         ]
         for region, bucket in self.buckets.items():
             lines += [

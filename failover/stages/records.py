@@ -83,6 +83,8 @@ class RecordsStage:
         if not self.lane.idle:
             return
         zones = _zones(config.pools)
+        if not zones:  # every pool's weights go only to the KeyValueStore
+            self.readable = True
         unread = [z for z in zones if z not in self.synced]
         due = sorted(
             (self.synced[z], z)

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from failover.sandbox.kvs_server import KvsServer
 from tests.conftest import Zone
 from tests.e2e_support import (
     REGIONS,
@@ -36,6 +37,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 GRANTED_AHEAD = {"MissingOverridesReadAsMissing: s3:ListBucket"}
 # Cluster mode's DynamoDB grants are checked in test_cluster_role.py (its
 # `recorded_cluster_calls` is where a cluster-mode daemon's record goes).
+
+
+KVS_ARN = "arn:aws:cloudfront::123456789012:key-value-store/3c2b1a09-0000-4000-8000-0000000000aa"
 
 
 def role_params(zone_id: str, buckets: dict[str, str], **more: str) -> dict[str, Any]:
@@ -65,6 +69,11 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
         f'overrides = "s3://{state}/overrides.json"\ncanary_write_interval = 0.5',
     )
     text = text.replace("ttl = 5\n", f'ttl = 5\ncanary_source = "{REGIONS[0]}"\n', 1)
+    # The pool's weights go to the KeyValueStore too (the sandbox's data plane).
+    store = KvsServer(KVS_ARN)
+    kvs = f'[kvs]\narn = "{KVS_ARN}"\nendpoint_url = "{store.endpoint_url}"\nproxy = "{store.proxy}"\n'
+    text = text.replace("[[pools]]\n", kvs + "[[pools]]\n", 1)
+    text = text.replace("ttl = 5\n", 'ttl = 5\nsink = "both"\nrouter = "function"\n', 1)
     boto3.client("s3", region_name="us-east-1").put_object(
         Bucket=state, Key="failover.toml", Body=text.encode()
     )
@@ -85,9 +94,11 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
         wait_for("the failover", lambda: zone.weights(pool_for(buckets))[victim] == 0, 30)
         wait_for("a canary write", lambda: "canary_written" in log.read_text(), 30)
         wait_for("the change followed to INSYNC", lambda: "change_in_sync" in log.read_text(), 30)
+        wait_for("a store write", lambda: "kvs_weights_applied" in log.read_text(), 30)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
+        store.close()
     source = buckets[REGIONS[0]]
     params = role_params(
         zone.id,
@@ -95,6 +106,7 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
         CanaryWriteObjectArn=f"arn:aws:s3:::{source}/_failover/canary.json",
         OverridesObjectArn=f"arn:aws:s3:::{state}/overrides.json",
         ConfigObjectArn=f"arn:aws:s3:::{state}/failover.toml",
+        KeyValueStoreArns=[KVS_ARN],
     )
     return record, params
 
@@ -111,6 +123,9 @@ def test_the_task_role_grants_every_operation_the_daemon_makes_and_nothing_more(
         "route53/GetChange",
         "s3/GetObject",
         "s3/PutObject",
+        "cloudfront-keyvaluestore/DescribeKeyValueStore",
+        "cloudfront-keyvaluestore/GetKey",
+        "cloudfront-keyvaluestore/PutKey",
     } <= operations
     statements = iam.task_role(params)
     assert iam.refused(statements, recorded) == []
