@@ -13,6 +13,7 @@ from typing import Any
 
 from edge_router import names
 from failover.config_schema import (
+    CLUSTER,
     DAEMON,
     DEFAULT_CANARY,
     DEFAULT_TTL,
@@ -20,6 +21,7 @@ from failover.config_schema import (
     FAILBACKS,
     HEALTH,
     MAX_ORIGINS,
+    OPTIONAL_TOP,
     ORIGIN,
     ORIGIN_TABLES,
     POOL,
@@ -31,7 +33,7 @@ from failover.config_schema import (
     type_name,
 )
 from failover.errors import ConfigError
-from failover.model import Config, DaemonSettings, HealthSettings, Origin, Pool
+from failover.model import ClusterSettings, Config, DaemonSettings, HealthSettings, Origin, Pool
 
 ENV_VAR = "FAILOVER_CONFIG"
 
@@ -265,6 +267,12 @@ def warnings(config: Config) -> list[str]:
     Route 53's own idiom for a standby (a weight-0 set) is `standby = true` here.
     """
     out: list[str] = []
+    c = config.cluster
+    if c is not None and c.quorum and c.quorum < c.replicas // 2 + 1:
+        out.append(
+            f"cluster.quorum: {c.quorum} of {c.replicas} replicas is not a majority: two "
+            "groups of replicas that cannot see each other may each mark origins down"
+        )
     for i, p in enumerate(config.pools):
         for j, o in enumerate(p.origins):
             if o.weight == 0 and not o.standby:
@@ -290,8 +298,8 @@ def _unique(pools: list[dict[str, Any]], key: str, why: str, problems: _Problems
 
 def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
     for key in doc:
-        if key not in TOP_KEYS:
-            near = difflib.get_close_matches(key, TOP_KEYS, n=1)
+        if key not in TOP_KEYS + OPTIONAL_TOP:
+            near = difflib.get_close_matches(key, TOP_KEYS + OPTIONAL_TOP, n=1)
             hint = f' (did you mean "{near[0]}"?)' if near else ""
             problems.add(_key("", key), f"unknown key{hint}")
     daemon_values, daemon_bad = _table(doc.get("daemon", {}), "daemon", DAEMON, problems)
@@ -313,9 +321,33 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
             pools.append(pool)
     _unique(seen, "name", "", problems)
     _unique(seen, "record", ": two pools would fight over its weights", problems)
+    cluster = _cluster(doc["cluster"], interval, problems) if "cluster" in doc else None
     if problems:
         return None
-    return Config(daemon=daemon, health=health, pools=tuple(pools))
+    return Config(daemon=daemon, health=health, pools=tuple(pools), cluster=cluster)
+
+
+def _cluster(raw: object, interval: float | None, problems: _Problems) -> ClusterSettings | None:
+    """[cluster]: a table and the number of replicas turn cluster mode on."""
+    values, bad = _table(raw, "cluster", CLUSTER, problems, required=("table", "replicas"))
+    if bad:
+        return None
+    c = ClusterSettings(**values)
+    if c.quorum > c.replicas:
+        problems.add("cluster.quorum", f"{c.quorum} is more than cluster.replicas ({c.replicas})")
+    if c.lease_margin_seconds >= c.lease_seconds:
+        problems.add(
+            "cluster.lease_margin_seconds",
+            f"{c.lease_margin_seconds:g} must be shorter than cluster.lease_seconds "
+            f"({c.lease_seconds:g})",
+        )
+    elif interval is not None and c.lease_seconds - c.lease_margin_seconds <= 2 * interval:
+        problems.add(
+            "cluster.lease_seconds",
+            f"{c.lease_seconds:g} less the margin must be more than two daemon.interval "
+            f"({interval:g}): the leader renews once a round",
+        )
+    return c
 
 
 _TOML_WHERE = re.compile(
@@ -411,7 +443,9 @@ def render_problems(err: ConfigError) -> str:
 
 def documented_fields() -> dict[type, tuple[str, ...]]:
     """Each model class read from TOML and the field names a config file may set on it."""
-    derived = {"pool"}  # Origin.pool comes from the enclosing [[pools]]
+    # Origin.pool comes from the enclosing [[pools]]; [cluster] is documented in
+    # docs/cluster.md (config.example.toml runs one daemon).
+    derived = {"pool", "cluster"}
     classes = (Config, DaemonSettings, HealthSettings, Pool, Origin)
     return {
         c: tuple(f.name for f in dataclasses.fields(c) if f.name not in derived) for c in classes
