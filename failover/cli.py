@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from failover import __version__, canary, logs
+from failover.cluster.show import lines as show_cluster
+from failover.cluster.stores import overrides_store
 from failover.commands.overrides import clear_override, set_override, who
 from failover.commands.shared import (
     EXIT_CONFIG,
@@ -28,7 +30,6 @@ from failover.daemon import Daemon, build_runner
 from failover.errors import ConfigError, FailoverError
 from failover.metrics import Metrics
 from failover.model import Action, Config, Override
-from failover.overrides import open_store
 from failover.status import to_json
 
 # `failover demo` and `failover sandbox` need it; the daemon's own install leaves it out.
@@ -273,7 +274,7 @@ def _status(args: argparse.Namespace) -> int:
     sets = read_sets(config)
     applied = {name: {sid: s.weight for sid, s in held.items()} for name, held in sets.items()}
     ghost = {p.name: ghosts(p, sets[p.name]) for p in config.pools}
-    overrides = open_store(config.daemon.overrides).load()
+    overrides = overrides_store(config).load()
     daemon = _daemon_status(config)
     doc = {
         "route53": applied,
@@ -305,6 +306,8 @@ def _status(args: argparse.Namespace) -> int:
             f"daemon: ready={daemon['ready']} frozen={daemon['frozen']} dry_run={daemon['dry_run']}"
         )
         _print_pools(daemon)
+        if daemon.get("cluster"):
+            print("\n".join(show_cluster(daemon["cluster"])))
     return EXIT_OK
 
 

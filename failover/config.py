@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_router import names
+from failover.cluster.settings import cluster_problems, cluster_warnings
 from failover.config_schema import (
     CLUSTER,
     DAEMON,
@@ -267,12 +268,7 @@ def warnings(config: Config) -> list[str]:
     Route 53's own idiom for a standby (a weight-0 set) is `standby = true` here.
     """
     out: list[str] = []
-    c = config.cluster
-    if c is not None and c.quorum and c.quorum < c.replicas // 2 + 1:
-        out.append(
-            f"cluster.quorum: {c.quorum} of {c.replicas} replicas is not a majority: two "
-            "groups of replicas that cannot see each other may each mark origins down"
-        )
+    out += cluster_warnings(config.cluster)
     for i, p in enumerate(config.pools):
         for j, o in enumerate(p.origins):
             if o.weight == 0 and not o.standby:
@@ -333,20 +329,8 @@ def _cluster(raw: object, interval: float | None, problems: _Problems) -> Cluste
     if bad:
         return None
     c = ClusterSettings(**values)
-    if c.quorum > c.replicas:
-        problems.add("cluster.quorum", f"{c.quorum} is more than cluster.replicas ({c.replicas})")
-    if c.lease_margin_seconds >= c.lease_seconds:
-        problems.add(
-            "cluster.lease_margin_seconds",
-            f"{c.lease_margin_seconds:g} must be shorter than cluster.lease_seconds "
-            f"({c.lease_seconds:g})",
-        )
-    elif interval is not None and c.lease_seconds - c.lease_margin_seconds <= 2 * interval:
-        problems.add(
-            "cluster.lease_seconds",
-            f"{c.lease_seconds:g} less the margin must be more than two daemon.interval "
-            f"({interval:g}): the leader renews once a round",
-        )
+    for where, what in cluster_problems(c, interval):
+        problems.add(where, what)
     return c
 
 

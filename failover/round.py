@@ -11,6 +11,7 @@ import structlog
 
 from failover import status
 from failover.aws.route53 import Record
+from failover.cluster.replica import Replica
 from failover.core import plan
 from failover.core.evidence import frozen_edge
 from failover.metrics import Metrics
@@ -52,6 +53,7 @@ class Runner:
         change_ids: Callable[[], str] = new_change_id,
         write: bool = True,
         background: bool = False,
+        cluster: Replica | None = None,
     ) -> None:
         self.config = config
         self.prober = prober
@@ -71,6 +73,9 @@ class Runner:
         self.last_round: float | None = None
         self.last_change: dict[str, object] = {}
         self.rounds = 0
+        self.cluster = (
+            cluster  # cluster mode: only the lease holder plans, on the quorum's verdicts
+        )
         self._lock = threading.Lock()
         metrics.track(config.all_origins())
 
@@ -130,13 +135,23 @@ class Runner:
         emit(said + frozen_edge(self.frozen, blind), m)
         self.frozen = report.frozen = blind
         report.results = self.observe.results
+        sets, health, frozen = (
+            {n: r.sets for n, r in self.records.items()},
+            self.observe.health,
+            blind,
+        )
+        if self.cluster is not None:
+            lead, health, frozen, said = self.cluster.round(cfg, health, blind, sets)
+            emit(said, m)
+            if not lead:
+                return
         decided = plan.make(
             cfg,
-            {name: r.sets for name, r in self.records.items()},
-            self.observe.health,
+            sets,
+            health,
             self.overrides.current,
             overrides_known=not self.overrides.holding,
-            frozen=blind,
+            frozen=frozen,
             was_open={n: d.failed_open for n, d in self.desired.items()},
             now=self.clock(),
         )
@@ -186,6 +201,7 @@ class Runner:
             last_round=self.last_round,
             last_change=dict(self.last_change),
             overrides_age=self.overrides.age(),
+            cluster=None if self.cluster is None else self.cluster.report(),
         )
 
     @property

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from failover import logs
 from failover.cluster.table import ConditionFailed
 from failover.core import events, quorum, views
 from failover.core import lease as leases
@@ -192,6 +193,8 @@ class Replica:
             self.views = {v.replica: v for v in called.views}
             read = [v for v in called.views if isinstance(v, View)]
             self.seen = views.watch(self.seen, read, called.read_at)
+        if self.lease.seen is not None:
+            logs.bind_process(replica=self.me, epoch=self.lease.seen.epoch)
         now = self.lease.held is not None
         if now and self.lease.epoch != self.led_epoch:
             self.led_epoch = self.lease.epoch
@@ -200,6 +203,28 @@ class Replica:
         elif was.held is not None and not now:
             said.append(events.warning("leadership_lost", epoch=was.epoch))
         return said
+
+    # -- the round's one call ----------------------------------------------------------
+    def round(
+        self,
+        config: Config,
+        health: Mapping[OriginKey, Health],
+        blind: bool,
+        records: Mapping[str, Mapping[str, WeightedSet]],
+    ) -> tuple[bool, dict[OriginKey, Health], bool, list[Event]]:
+        """Publish this round's view; if leading, the health and freeze policy should use.
+
+        Returns (leading, health, frozen, events). A replica that does not lead plans and
+        writes nothing; the leader's health comes from the quorum, its own blindness
+        counts only as its own view does.
+        """
+        said = self.collect()
+        self.start(health, blind)
+        said += self.collect()  # inline (tests, the simulation): the call is done already
+        if not self.leading():
+            return False, dict(health), blind, said
+        merged, lost, more = self.inputs(config, records)
+        return True, merged, lost, said + more
 
     # -- the leader's merge -------------------------------------------------------------
     def inputs(
