@@ -222,8 +222,10 @@ class Replica:
         self.start(health, blind)
         said += self.collect()  # inline (tests, the simulation): the call is done already
         if not self.leading():
+            self._export()
             return False, dict(health), blind, said
         merged, lost, more = self.inputs(config, records)
+        self._export()
         return True, merged, lost, said + more
 
     # -- the leader's merge -------------------------------------------------------------
@@ -300,18 +302,18 @@ class Replica:
             "views": replicas,
             "table_error": self.table_error or None,
         }
-        self._export(out, seen, now)
         return out
 
-    def _export(
-        self, out: Mapping[str, object], seen: Mapping[str, views.Seen], now: float
-    ) -> None:
+    def _export(self) -> None:
+        """The cluster's gauges, once a round."""
         m = self.metrics
         if m is None:
             return
-        m.leader.set(1 if out["leading"] else 0)
-        epoch = out["epoch"]
-        m.epoch.set(epoch if isinstance(epoch, int) else 0)
+        now = self.clock()
+        with self._lock:
+            lease, seen = self.lease, dict(self.seen)
+        m.leader.set(1 if lease.may_write(now) else 0)
+        m.epoch.set(0 if lease.seen is None else lease.seen.epoch)
         m.quorum.set(self.settings.needed)
         m.live.set(sum(1 for s in seen.values() if views.live(s, now, self.stale_after)))
         m.disagreements.set(0 if self.last is None else self.last.disagreements)
