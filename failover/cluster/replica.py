@@ -7,6 +7,7 @@ lease's own deadline passes the leader writes nothing (`Fencer` asks `may_write`
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -109,6 +110,7 @@ class Replica:
         self.merged: dict[OriginKey, Health] = {}
         self.last: Merged | None = None
         self.led_epoch = 0
+        self.led_since = float("-inf")
         self.table_error = ""
         self._lock = threading.Lock()
 
@@ -198,6 +200,7 @@ class Replica:
         now = self.lease.held is not None
         if now and self.lease.epoch != self.led_epoch:
             self.led_epoch = self.lease.epoch
+            self.led_since = self.clock()
             self.merged = {}  # a new term starts from what Route 53 holds
             said.append(events.warning("leadership_taken", epoch=self.lease.epoch))
         elif was.held is not None and not now:
@@ -241,7 +244,9 @@ class Replica:
         merged = quorum.merge((o.key for o in origins), ballots, self.settings.needed)
         said: list[Event] = []
         was_lost = self.last is not None and self.last.lost
-        if merged.lost and not was_lost:
+        # A new term has seen no view advance yet: its first rounds are frozen, quietly.
+        warming = now - self.led_since < self.stale_after
+        if merged.lost and not was_lost and not warming:
             said.append(
                 events.error(
                     "quorum_lost",
@@ -254,7 +259,8 @@ class Replica:
             )
         elif was_lost and not merged.lost:
             said.append(events.warning("quorum_regained", live=merged.counted))
-        self.last = merged
+        if not (merged.lost and warming):
+            self.last = merged
         out: dict[OriginKey, Health] = {}
         for o in origins:
             held = records.get(o.pool, {}).get(o.id)
@@ -322,13 +328,29 @@ class Replica:
 
     # -- stopping -----------------------------------------------------------------------
     def release(self) -> bool:
-        """Give the lease up (SIGTERM), so another replica takes it without waiting."""
-        write = leases.release(self.lease, self.clock())
-        if write is None:
+        """Give the lease up (SIGTERM), so another replica takes it without waiting.
+
+        The item is read again first: a renewal still in flight on the lane may have
+        moved it on. Only a lease this replica holds in its own epoch is given up.
+        """
+        epoch = self.lease.epoch
+        if epoch < 1:
             return False
-        try:
-            self.table.write_lease(write)
-        except FailoverError:
-            return False
-        self.lease = leases.written(self.lease, write, True, self.clock())
-        return True
+        for _ in range(2):
+            try:
+                item = self.table.read_lease()
+            except FailoverError:
+                return False
+            if item is None or item.holder != self.me or item.epoch != epoch:
+                return False
+            held = dataclasses.replace(self.lease, held=item)
+            write = leases.release(held, self.clock())
+            if write is None:
+                return False
+            try:
+                self.table.write_lease(write)
+            except FailoverError:
+                continue  # moved on under us (a renewal landing): read it once more
+            self.lease = leases.written(held, write, True, self.clock())
+            return True
+        return False
