@@ -15,10 +15,10 @@ KEY = ("overrides", "current")
 class TableOverrides:
     """The `VersionedStore` port on DynamoDB: `write(expected)` is a conditional put.
 
-    "Conditional writes [...] succeed only if the item attributes meet one or more
-    expected conditions. Otherwise, it returns an error." (Developer Guide, Condition
-    expressions) Two operators who read the same version: one write lands, the other
-    gets OverrideConflictError and `overrides.update` reads again, so no drain is lost.
+    A ConditionExpression is "a condition that must be satisfied in order for a
+    conditional update to succeed" (API reference, ConditionCheck). Two operators who
+    read the same version: one write lands, the other gets OverrideConflictError and
+    `overrides.update` reads again, so no drain is lost.
     """
 
     def __init__(self, table: Table) -> None:

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 SCHEMA = views.SCHEMA
 LEASE_KEY = {"pk": "lease", "sk": "lease"}
-# Worth another attempt, with backoff. "ReplicatedWriteConflictException: The request
-# failed because one or more items in the request are being modified by a request in
-# another Region" (DynamoDB API reference, Common errors; multi-Region strong
-# consistency), and throttling or a server error, which a retry may outlive.
+# Worth another attempt, with backoff. ReplicatedWriteConflictException: "The request
+# was rejected because one or more items in the request are being modified by a request
+# in another Region." (DynamoDB API reference; botocore marks it retry-safe.) Throttling
+# and server errors may be outlived by a retry too.
 RETRYABLE = frozenset(
     {
         "ReplicatedWriteConflictException",
@@ -90,9 +90,11 @@ def _plain(item: Mapping[str, Any]) -> dict[str, object]:
 class Table:
     """Thin, retrying access to one table; every call strongly consistent or conditional.
 
-    "Strongly consistent reads [...] return a result that reflects all writes that
-    received a successful response prior to the read" (Developer Guide, Read
-    consistency): the lease and the views are read with ConsistentRead.
+    "If you set ConsistentRead to true, DynamoDB returns a response with the most
+    up-to-date data, reflecting the updates from all prior write operations that
+    were successful." (Developer Guide, Read consistency): the lease and the views
+    are read with ConsistentRead. A refused condition is ConditionalCheckFailedException,
+    "A condition specified in the operation failed to be evaluated." (API reference).
     """
 
     def __init__(

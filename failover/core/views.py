@@ -10,9 +10,9 @@ from failover.core.quorum import Ballot, Vote
 from failover.model import OriginKey
 
 SCHEMA = 1  # of every item this code writes; readers take items one version either side
-# DynamoDB: "The maximum item size in DynamoDB is 400 KB, which includes both attribute
-# name binary length (UTF-8 length) and attribute value lengths" (Developer Guide,
-# "Quotas": Items). A shard's body stays well below it, leaving room for the keys.
+# DynamoDB items are at most 400 KB, attribute names and values together (Developer
+# Guide, Constraints: Items; "the total size of an item is the sum of the lengths of its
+# attribute names and values", Item sizes and formats). A shard's body stays well below.
 SHARD_BYTES = 300_000
 PK = "view"
 # Codes of the votes a view carries; anything else a newer version may add reads as ABSTAIN.
