@@ -137,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
         help="which scripted scenario (default: default; overrides-hang: the overrides "
         "bucket hangs while a region fails; standby: a primary fails over to its standby and back)",
     )
+    d.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="run N daemons in cluster mode (a scenario of its own)",
+    )
     d.set_defaults(func=_demo)
     sb = sub.add_parser(
         "sandbox",
@@ -144,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
         description="run the local AWS sandbox in the foreground for `failover run` to talk to",
     )
     sb.add_argument("--config-out", metavar="PATH", help="where to write the config")
+    sb.add_argument(
+        "--replicas", type=int, default=0, help="a table and a network path each for N replicas"
+    )
     sb.set_defaults(func=_sandbox)
     h = cmd("healthcheck", _healthcheck, "exit 0 if the local daemon's /healthz is good")
     h.add_argument("--url", help="default: http://<daemon.listen>/healthz")
@@ -381,6 +390,10 @@ def _demo(args: argparse.Namespace) -> int:
     if missing := _sandbox_missing("demo"):
         print(missing, file=sys.stderr)
         return EXIT_CONFIG
+    if args.replicas:
+        from failover.sandbox import cluster_demo  # noqa: PLC0415 - moto: only for the sandbox
+
+        return cluster_demo.run(replicas=_replicas(args.replicas))
     from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
 
     return demo.run(fall=args.fall, interactive=args.interactive, scenario_name=args.scenario)
@@ -392,7 +405,13 @@ def _sandbox(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from failover.sandbox import foreground  # noqa: PLC0415 - moto loads only for the sandbox
 
-    return foreground.run(args.config_out)
+    return foreground.run(args.config_out, replicas=_replicas(args.replicas))
+
+
+def _replicas(n: int) -> int:
+    if not 0 <= n <= 9:
+        raise FailoverError(f"--replicas must be between 1 and 9, got {n}")
+    return n
 
 
 def _healthcheck(args: argparse.Namespace) -> int:
