@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from failover.core import fence
@@ -36,10 +36,16 @@ class Fencer:
     conflict or unanswered write (the record may have moved meanwhile).
     """
 
-    def __init__(self, store: FenceStore, lease: Callable[[], tuple[int, bool]]) -> None:
+    def __init__(
+        self,
+        store: FenceStore,
+        lease: Callable[[], tuple[int, bool]],
+        apexes: Mapping[str, str] | None = None,
+    ) -> None:
         self.store = store
         self.lease = lease
-        self.names: dict[str, str] = {}  # zone id → fence record name
+        # zone id → fence record name; zones not given here are asked for their apex
+        self.names = {z: fence.name(a) for z, a in (apexes or {}).items()}
         self.known: dict[str, tuple[int, Held | None]] = {}  # zone id → (epoch read at, held)
         self._lock = threading.Lock()
 

@@ -107,3 +107,11 @@ def test_the_strict_model_takes_a_reassertion_and_refuses_a_stale_fence_delete()
 
 def test_a_fence_value_is_one_quoted_number() -> None:
     assert Fence(FENCE, None, 12).value == '"12"'
+
+
+def test_a_zone_apex_given_up_front_names_the_fence_without_asking(zone: Zone) -> None:
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    fencer = Fencer(zone.store, Leader(1), apexes={zone.id: "example.com."})
+    assert fencer.names == {zone.id: FENCE}
+    fencer.change(zone.id, [down(A)], "failover c1")
+    assert fence_value(zone) == Held(('"1"',), 60)
