@@ -326,12 +326,10 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
 def _cluster(raw: object, interval: float | None, problems: _Problems) -> ClusterSettings | None:
     """[cluster]: a table and the number of replicas turn cluster mode on."""
     values, bad = _table(raw, "cluster", CLUSTER, problems, required=("table", "replicas"))
-    if bad:
-        return None
-    c = ClusterSettings(**values)
-    for where, what in cluster_problems(c, interval):
+    c = ClusterSettings(**{"table": "", "replicas": 0, **values})
+    for where, what in cluster_problems(c, interval, bad):  # those of the good keys too
         problems.add(where, what)
-    return c
+    return None if bad else c
 
 
 _TOML_WHERE = re.compile(

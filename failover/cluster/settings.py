@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from failover.model import ClusterSettings
 
 
-def cluster_problems(c: ClusterSettings, interval: float | None) -> list[tuple[str, str]]:
-    """(where, what) for each rule `c` breaks; `interval` is None when it was itself bad."""
+def cluster_problems(
+    c: ClusterSettings, interval: float | None, bad: Collection[str] = ()
+) -> list[tuple[str, str]]:
+    """(where, what) for each rule `c` breaks, among keys not `bad` (already reported);
+    `interval` is None when it was itself bad."""
     out: list[tuple[str, str]] = []
-    if c.quorum > c.replicas:
+    if not {"quorum", "replicas"} & set(bad) and c.quorum > c.replicas:
         out.append(("cluster.quorum", f"{c.quorum} is more than cluster.replicas ({c.replicas})"))
+    if {"lease_seconds", "lease_margin_seconds"} & set(bad):
+        return out
     if c.lease_margin_seconds >= c.lease_seconds:
         out.append(
             (
