@@ -12,7 +12,7 @@ import structlog
 from failover import status
 from failover.aws.route53 import Record
 from failover.cluster.replica import Replica
-from failover.core import plan
+from failover.core import fence, plan
 from failover.core.evidence import frozen_edge
 from failover.metrics import Metrics
 from failover.model import Config, Desired
@@ -154,6 +154,7 @@ class Runner:
             frozen=frozen,
             was_open={n: d.failed_open for n, d in self.desired.items()},
             now=self.clock(),
+            reserve=(0, 0) if self.cluster is None else fence.RESERVE,
         )
         emit(decided.events, m)
         for name, p in decided.pools.items():

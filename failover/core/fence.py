@@ -17,6 +17,9 @@ from failover.model import quote_txt
 
 PREFIX = "_failover-epoch"
 TTL = 60
+# What the fence adds to a request: DELETE and CREATE of one value each, of a few
+# characters (an epoch in quotes; a damaged value read back may be longer).
+RESERVE = (2, 600)
 
 
 def name(apex: str) -> str:

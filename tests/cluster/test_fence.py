@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from failover.core import fence
+from typing import Any
+
+from failover.core import fence, plan
+from failover.core.batch import MAX_CHARS, MAX_ELEMENTS, cost
 from failover.core.fence import Fence, Held
+from failover.model import Health, State
+from tests.factories import make_config, make_pool, wset
 
 
 def test_fence_name_and_value() -> None:
@@ -38,3 +43,27 @@ def test_a_damaged_fence_is_replaced() -> None:
     assert f.bumps
     assert f.held is not None
     assert f.held.epoch is None
+
+
+def test_every_planned_request_keeps_room_for_the_fence() -> None:
+    """At scale a request is packed to Route 53's limits; the fence must still fit in it."""
+    pools = [
+        make_pool(f"p{i:03d}", record=f"p{i:03d}.example.com", regions=("eu-west-1", "us-east-1"))
+        for i in range(400)
+    ]
+    config = make_config(*pools)
+    records = {p.name: {o.id: wset(p, o.id, 100) for o in p.origins} for p in pools}
+    health = {
+        o.key: Health(state=State.DOWN if o.region == "eu-west-1" else State.UP)
+        for p in pools
+        for o in p.origins
+    }
+    args: dict[str, Any] = {"overrides_known": True, "frozen": False, "was_open": {}, "now": 0.0}
+    alone = plan.make(config, records, health, {}, **args)
+    fenced = plan.make(config, records, health, {}, reserve=fence.RESERVE, **args)
+    assert len(fenced.changes) == len(alone.changes) == 400
+    for b in fenced.batches:
+        units = [*b.changes, *b.guards]
+        assert sum(cost(u)[0] for u in units) + fence.RESERVE[0] <= MAX_ELEMENTS
+        assert sum(cost(u)[1] for u in units) + fence.RESERVE[1] <= MAX_CHARS
+    assert len(fenced.batches) >= len(alone.batches)
