@@ -97,7 +97,9 @@ def build_runner(
     )
     overrides = overrides_store(config, session)
     replica = None
-    if config.cluster is not None:  # replicas vote, the lease holder writes through the fence
+    # Replicas vote and the lease holder writes through the fence; `failover check`
+    # (write=False) never joins: it neither publishes a view nor takes the lease.
+    if config.cluster is not None and write:
         c = config.cluster
         watch = ClusterMetrics(metrics.registry)
         table = Table(tables.client(c.region, session), c.table, observer=watch, sleep=pause)

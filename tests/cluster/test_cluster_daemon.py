@@ -15,7 +15,7 @@ from failover.daemon import Daemon
 from failover.metrics import Metrics
 from tests.cluster.tables import create_table, open_table
 from tests.conftest import Zone
-from tests.e2e_support import free_port, make_buckets, wait_for, write_config
+from tests.e2e_support import cli, free_port, make_buckets, wait_for, write_config
 
 
 def test_the_daemon_leads_shows_the_cluster_and_releases_the_lease_when_stopped(
@@ -64,3 +64,20 @@ def test_the_daemon_leads_shows_the_cluster_and_releases_the_lease_when_stopped(
     assert released is not None
     assert released.holder == ""
     assert released.epoch == 1
+
+
+def test_a_one_off_check_in_cluster_mode_never_joins_the_cluster(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """`failover check` publishes no view and takes no lease: it only shows local verdicts."""
+    buckets = make_buckets(f"chk-{uuid.uuid4().hex[:8]}")
+    table = create_table()
+    path = tmp_path / "c.toml"
+    write_config(path, zone.id, buckets, free_port(), tmp_path)
+    with path.open("a") as f:
+        f.write(f'[cluster]\ntable = "{table}"\nregion = "us-east-1"\nreplicas = 3\n')
+    r = cli("check", "--rounds", "2", "--json", "--config", str(path))
+    assert r.returncode == 0, r.stderr
+    t = open_table(table)
+    assert t.read_lease() is None
+    assert t.read_views() == []
