@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from failover import __version__, canary, logs
+from failover.cluster.show import lines as show_cluster
+from failover.cluster.stores import overrides_store
 from failover.commands.overrides import clear_override, set_override, who
 from failover.commands.shared import (
     EXIT_CONFIG,
@@ -28,7 +30,6 @@ from failover.daemon import Daemon, build_runner
 from failover.errors import ConfigError, FailoverError
 from failover.metrics import Metrics
 from failover.model import Action, Config, Override
-from failover.overrides import open_store
 from failover.status import to_json
 
 # `failover demo` and `failover sandbox` need it; the daemon's own install leaves it out.
@@ -143,6 +144,12 @@ def _parser() -> argparse.ArgumentParser:
         help="what routes the viewer requests: the Lambda@Edge router (DNS) or the CloudFront "
         "Function reading the KeyValueStore the daemon writes (needs Node.js)",
     )
+    d.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="run N daemons in cluster mode (a scenario of its own)",
+    )
     d.set_defaults(func=_demo)
     sb = sub.add_parser(
         "sandbox",
@@ -150,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
         description="run the local AWS sandbox in the foreground for `failover run` to talk to",
     )
     sb.add_argument("--config-out", metavar="PATH", help="where to write the config")
+    sb.add_argument(
+        "--replicas", type=int, default=0, help="a table and a network path each for N replicas"
+    )
     sb.set_defaults(func=_sandbox)
     h = cmd("healthcheck", _healthcheck, "exit 0 if the local daemon's /healthz is good")
     h.add_argument("--url", help="default: http://<daemon.listen>/healthz")
@@ -280,7 +290,7 @@ def _status(args: argparse.Namespace) -> int:
     sets = read_sets(config)
     applied = {name: {sid: s.weight for sid, s in held.items()} for name, held in sets.items()}
     ghost = {p.name: ghosts(p, sets[p.name]) for p in config.pools}
-    overrides = open_store(config.daemon.overrides).load()
+    overrides = overrides_store(config).load()
     daemon = _daemon_status(config)
     doc = {
         "route53": applied,
@@ -312,6 +322,8 @@ def _status(args: argparse.Namespace) -> int:
             f"daemon: ready={daemon['ready']} frozen={daemon['frozen']} dry_run={daemon['dry_run']}"
         )
         _print_pools(daemon)
+        if daemon.get("cluster"):
+            print("\n".join(show_cluster(daemon["cluster"])))
     return EXIT_OK
 
 
@@ -385,6 +397,10 @@ def _demo(args: argparse.Namespace) -> int:
     if missing := _sandbox_missing("demo"):
         print(missing, file=sys.stderr)
         return EXIT_CONFIG
+    if args.replicas:
+        from failover.sandbox import cluster_demo  # noqa: PLC0415 - moto: only for the sandbox
+
+        return cluster_demo.run(replicas=_replicas(args.replicas))
     from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
 
     return demo.run(
@@ -401,7 +417,13 @@ def _sandbox(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from failover.sandbox import foreground  # noqa: PLC0415 - moto loads only for the sandbox
 
-    return foreground.run(args.config_out)
+    return foreground.run(args.config_out, replicas=_replicas(args.replicas))
+
+
+def _replicas(n: int) -> int:
+    if not 0 <= n <= 9:
+        raise FailoverError(f"--replicas must be between 1 and 9, got {n}")
+    return n
 
 
 def _healthcheck(args: argparse.Namespace) -> int:

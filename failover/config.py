@@ -13,7 +13,9 @@ from typing import Any
 
 from edge_router import names
 from failover import config_kvs
+from failover.cluster.settings import cluster_problems, cluster_warnings
 from failover.config_schema import (
+    CLUSTER,
     DAEMON,
     DEFAULT_CANARY,
     DEFAULT_TTL,
@@ -21,6 +23,7 @@ from failover.config_schema import (
     FAILBACKS,
     HEALTH,
     MAX_ORIGINS,
+    OPTIONAL_TOP,
     ORIGIN,
     ORIGIN_TABLES,
     POOL,
@@ -32,7 +35,15 @@ from failover.config_schema import (
     type_name,
 )
 from failover.errors import ConfigError
-from failover.model import Config, DaemonSettings, HealthSettings, KvsSettings, Origin, Pool
+from failover.model import (
+    ClusterSettings,
+    Config,
+    DaemonSettings,
+    HealthSettings,
+    KvsSettings,
+    Origin,
+    Pool,
+)
 
 ENV_VAR = "FAILOVER_CONFIG"
 
@@ -268,6 +279,7 @@ def warnings(config: Config) -> list[str]:
     Route 53's own idiom for a standby (a weight-0 set) is `standby = true` here.
     """
     out: list[str] = []
+    out += cluster_warnings(config.cluster)
     for i, p in enumerate(config.pools):
         for j, o in enumerate(p.origins):
             if o.weight == 0 and not o.standby:
@@ -293,8 +305,8 @@ def _unique(pools: list[dict[str, Any]], key: str, why: str, problems: _Problems
 
 def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
     for key in doc:
-        if key not in TOP_KEYS:
-            near = difflib.get_close_matches(key, TOP_KEYS, n=1)
+        if key not in TOP_KEYS + OPTIONAL_TOP:
+            near = difflib.get_close_matches(key, TOP_KEYS + OPTIONAL_TOP, n=1)
             hint = f' (did you mean "{near[0]}"?)' if near else ""
             problems.add(_key("", key), f"unknown key{hint}")
     daemon_values, daemon_bad = _table(doc.get("daemon", {}), "daemon", DAEMON, problems)
@@ -318,9 +330,19 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
     _unique(seen, "record", ": two pools would fight over its weights", problems)
     kvs = config_kvs.read(doc.get("kvs", {}), lambda r, w, s: _table(r, w, s, problems))
     config_kvs.check(kvs, pools, seen, problems.add)
+    cluster = _cluster(doc["cluster"], interval, problems) if "cluster" in doc else None
     if problems:
         return None
-    return Config(daemon=daemon, health=health, pools=tuple(pools), kvs=kvs)
+    return Config(daemon=daemon, health=health, pools=tuple(pools), kvs=kvs, cluster=cluster)
+
+
+def _cluster(raw: object, interval: float | None, problems: _Problems) -> ClusterSettings | None:
+    """[cluster]: a table and the number of replicas turn cluster mode on."""
+    values, bad = _table(raw, "cluster", CLUSTER, problems, required=("table", "replicas"))
+    c = ClusterSettings(**{"table": "", "replicas": 0, **values})
+    for where, what in cluster_problems(c, interval, bad):  # those of the good keys too
+        problems.add(where, what)
+    return None if bad else c
 
 
 _TOML_WHERE = re.compile(
@@ -416,7 +438,9 @@ def render_problems(err: ConfigError) -> str:
 
 def documented_fields() -> dict[type, tuple[str, ...]]:
     """Each model class read from TOML and the field names a config file may set on it."""
-    derived = {"pool"}  # Origin.pool comes from the enclosing [[pools]]
+    # Origin.pool comes from the enclosing [[pools]]; [cluster] is documented in
+    # docs/cluster.md (config.example.toml runs one daemon).
+    derived = {"pool", "cluster"}
     classes = (Config, DaemonSettings, HealthSettings, Pool, Origin, KvsSettings)
     return {
         c: tuple(f.name for f in dataclasses.fields(c) if f.name not in derived) for c in classes

@@ -231,6 +231,33 @@ KVS: dict[str, Field] = {  # checked further in config_kvs
     "endpoint_url": Field(str),
     "proxy": Field(str),
 }
+
+
+_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+def _table_name(v: str) -> str | None:
+    # DynamoDB: "Table names [...] can be 3 to 255 characters long" of a-z, A-Z, 0-9,
+    # '_', '-' and '.' (Developer Guide, Naming rules).
+    return None if _TABLE.fullmatch(v) else f"{show(v)} is not a DynamoDB table name"
+
+
+def _replica_name(v: str) -> str | None:
+    ok = _POOL_NAME.fullmatch(v) and "#" not in v
+    return None if ok else f"{show(v)}: a replica name is 1-64 of A-Z a-z 0-9 _ . -"
+
+
+# [cluster]: off unless present; `table` and `replicas` are required there.
+CLUSTER: dict[str, Field] = {
+    "table": Field(str, check=_table_name),
+    "region": Field(str, check=lambda v: None if not v else names.region_problem(v)),
+    "replicas": Field(int, 1, 15),
+    "quorum": Field(int, 1, 15),
+    "name": Field(str, check=_replica_name),
+    "lease_seconds": Field(float, 1.0, 3600.0),
+    "lease_margin_seconds": Field(float, 0.0, 3600.0),
+}
 TOP_KEYS = ("daemon", "health", "pools", "kvs")
+OPTIONAL_TOP = ("cluster",)  # documented in docs/cluster.md: the example runs one daemon
 POOL_TABLES = ("health", "origins")
 ORIGIN_TABLES = ("health",)

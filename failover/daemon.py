@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -19,6 +20,11 @@ from failover import canary, logs
 from failover.aws import audit, kvs
 from failover.aws.probe import Prober
 from failover.aws.route53 import RateLimiter, Route53Store
+from failover.cluster import table as tables
+from failover.cluster.fencing import Fencer
+from failover.cluster.replica import ClusterMetrics, Replica
+from failover.cluster.stores import overrides_store, replica_name
+from failover.cluster.table import Table
 from failover.errors import ConfigError, FailoverError
 from failover.http import Endpoint, Liveness
 from failover.metrics import Metrics
@@ -89,11 +95,36 @@ def build_runner(
         sleep=pause,
         abort=abort,
     )
-    overrides = open_store(config.daemon.overrides, session)
+    overrides = overrides_store(config, session)
     store_kvs = kvs.open_store(session, config.kvs, metrics.kvs.request)
+    replica = None
+    # Replicas vote and the lease holder writes through the fence; `failover check`
+    # (write=False) never joins: it neither publishes a view nor takes the lease.
+    if config.cluster is not None and write:
+        c = config.cluster
+        watch = ClusterMetrics(metrics.registry)
+        table = Table(tables.client(c.region, session), c.table, observer=watch, sleep=pause)
+        replica = Replica(
+            c,
+            replica_name(c),
+            table,
+            interval=config.daemon.interval,
+            background=background,
+            metrics=watch,
+        )
     runner = Runner(
-        config, prober, store, overrides, metrics, write=write, background=background, kvs=store_kvs
+        config,
+        prober,
+        store,
+        overrides,
+        metrics,
+        write=write,
+        background=background,
+        cluster=replica,
+        kvs=store_kvs,
     )
+    if replica is not None:
+        runner.writer.fencer = Fencer(store, replica.may_write)
     return Parts(runner, prober, limiter)
 
 
@@ -239,6 +270,9 @@ class Daemon:
         if self.endpoint is not None:
             self.endpoint.stop()
         self.prober.close()  # cancels a round in flight; lanes left running are abandoned
+        cluster = self.runner.cluster
+        if cluster is not None and (epoch := cluster.lease.epoch) and cluster.release():
+            log.info("lease_released", epoch=epoch)
         log.info("daemon_stopped")
         return 0
 
@@ -278,7 +312,10 @@ class Daemon:
             self.config.daemon.log_level,
         ):
             logs.configure(new.daemon.log_format, new.daemon.log_level)
-        if new.daemon.overrides != self.config.daemon.overrides:
+        if new.cluster != self.config.cluster:
+            log.warning("config_cluster_ignored", reason="a change to [cluster] needs a restart")
+            new = dataclasses.replace(new, cluster=self.config.cluster)
+        if new.daemon.overrides != self.config.daemon.overrides and new.cluster is None:
             self.runner.overrides.store = open_store(new.daemon.overrides, self.session)
         self.limiter.rate = new.daemon.route53_rate
         self.limiter.burst = max(1.0, new.daemon.route53_rate)

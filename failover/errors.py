@@ -39,3 +39,7 @@ class OverrideConflictError(OverrideError):
 
 class ProbeSetupError(FailoverError):
     """A probe could not even be prepared (credentials, endpoint resolution)."""
+
+
+class FencedError(FailoverError):
+    """Cluster mode: this replica may not write (no lease, its deadline passed, superseded)."""

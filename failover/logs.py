@@ -20,6 +20,22 @@ LEVELS = {
 FOREIGN_LEVEL = logging.WARNING
 
 _handler: logging.Handler | None = None  # the one root handler this module installed
+# Fields every line of the process carries once set (cluster mode: replica, epoch),
+# from whichever thread logs: lanes run on threads of their own.
+_process: dict[str, object] = {}
+
+
+def bind_process(**fields: object) -> None:
+    """Add `fields` to every log line from now on, whatever thread logs it."""
+    _process.update(fields)
+
+
+def _add_process(
+    _: object, __: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    for k, v in _process.items():
+        event.setdefault(k, v)
+    return event
 
 
 def configure(fmt: str = "json", level: str = "info", stream: TextIO | None = None) -> None:
@@ -59,6 +75,7 @@ def configure(fmt: str = "json", level: str = "info", stream: TextIO | None = No
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_process,
             *stamped,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

@@ -186,11 +186,30 @@ class KvsSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """`[cluster]`: replicas that vote, one leader that writes (off unless a table is named)."""
+
+    table: str
+    replicas: int
+    region: str = ""  # the table's Region ("" = the SDK's default)
+    quorum: int = 0  # 0 = a majority of `replicas`; a lower quorum must be set on purpose
+    name: str = ""  # this replica's name ("" = FAILOVER_REPLICA_NAME, else the host name)
+    lease_seconds: float = 30.0
+    lease_margin_seconds: float = 5.0
+
+    @property
+    def needed(self) -> int:
+        """Views that must agree to mark an origin down or up: of the configured replicas."""
+        return self.quorum or self.replicas // 2 + 1
+
+
+@dataclass(frozen=True)
 class Config:
     daemon: DaemonSettings
     health: HealthSettings
     pools: tuple[Pool, ...]
     kvs: KvsSettings = KvsSettings()
+    cluster: ClusterSettings | None = None  # None: one daemon, as always
 
     def all_origins(self) -> tuple[Origin, ...]:
         return tuple(o for p in self.pools for o in p.origins)

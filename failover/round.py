@@ -11,7 +11,8 @@ import structlog
 
 from failover import status
 from failover.aws.route53 import Record
-from failover.core import kvs, plan
+from failover.cluster.replica import Replica
+from failover.core import fence, kvs, plan
 from failover.core.evidence import frozen_edge
 from failover.metrics import Metrics
 from failover.model import Config, Desired
@@ -54,6 +55,7 @@ class Runner:
         write: bool = True,
         background: bool = False,
         kvs: KvsStore | None = None,
+        cluster: Replica | None = None,
     ) -> None:
         self.config = config
         self.prober = prober
@@ -74,6 +76,8 @@ class Runner:
         self.last_round: float | None = None
         self.last_change: dict[str, object] = {}
         self.rounds = 0
+        # Cluster mode: only the lease holder plans, on the quorum's verdicts.
+        self.cluster = cluster
         self._lock = threading.Lock()
         metrics.track(config.all_origins())
 
@@ -133,15 +137,26 @@ class Runner:
         emit(said + frozen_edge(self.frozen, blind), m)
         self.frozen = report.frozen = blind
         report.results = self.observe.results
+        sets, health, frozen = (
+            {n: r.sets for n, r in self.records.items()},
+            self.observe.health,
+            blind,
+        )
+        if self.cluster is not None:
+            lead, health, frozen, said = self.cluster.round(cfg, health, blind, sets)
+            emit(said, m)
+            if not lead:
+                return
         decided = plan.make(
             cfg,
-            self.kvs.sets({name: r.sets for name, r in self.records.items()}),
-            self.observe.health,
+            self.kvs.sets(sets),
+            health,
             self.overrides.current,
             overrides_known=not self.overrides.holding,
-            frozen=blind,
+            frozen=frozen,
             was_open={n: d.failed_open for n, d in self.desired.items()},
             now=self.clock(),
+            reserve=(0, 0) if self.cluster is None else fence.RESERVE,
         )
         emit(decided.events, m)
         for name, p in decided.pools.items():
@@ -191,6 +206,7 @@ class Runner:
             last_round=self.last_round,
             last_change=dict(self.last_change),
             overrides_age=self.overrides.age(),
+            cluster=None if self.cluster is None else self.cluster.report(),
         )
 
     @property

@@ -56,6 +56,7 @@ class Snapshot:
     last_round: float | None = None  # unix time the last round completed
     last_change: dict[str, Any] = field(default_factory=dict)
     overrides_age: float | None = None  # seconds since the last good read; None: never
+    cluster: dict[str, Any] | None = None  # cluster mode: leader, epoch, every replica's view
 
 
 def build(
@@ -117,6 +118,13 @@ def build(
 
 
 def to_json(snap: Snapshot) -> dict[str, Any]:
+    doc = _json(snap)
+    if snap.cluster is not None:
+        doc["cluster"] = snap.cluster
+    return doc
+
+
+def _json(snap: Snapshot) -> dict[str, Any]:
     return {
         "ready": snap.ready,
         "frozen": snap.frozen,

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import botocore.exceptions
 import structlog
 
+from failover.core.fence import TTL as FENCE_TTL
+from failover.core.fence import Fence, Held
 from failover.errors import ConflictError, RejectedError, Route53Error
 from failover.model import Change, Guard, WeightedSet, quote_txt
 
@@ -256,16 +258,47 @@ class Route53Store:
             else:
                 kwargs.pop("StartRecordIdentifier", None)
 
+    # -- the fence of cluster mode -------------------------------------------------
+    def apex(self, zone_id: str) -> str:
+        """The zone's apex name: the first set listed (its NS and SOA sort first).
+
+        "ListResourceRecordSets sorts results first by DNS name with the labels
+        reversed" (API reference), so the apex comes before every name under it.
+        """
+        page = self._call(
+            "ListResourceRecordSets",
+            self.client.list_resource_record_sets,
+            {"HostedZoneId": zone_id, "MaxItems": "1"},
+        )
+        return _name(page["ResourceRecordSets"][0]["Name"])
+
+    def read_fence(self, zone_id: str, name: str) -> Held | None:
+        """The fence TXT (not weighted) under `name`, exactly as held; None if there is none."""
+        for rr in self._scan(zone_id, name):
+            if _name(rr["Name"]) != name.lower():
+                return None
+            if rr["Type"] == "TXT" and "SetIdentifier" not in rr:
+                raw = tuple(str(r["Value"]) for r in rr.get("ResourceRecords", []))
+                return Held(raw, int(rr.get("TTL", 0)))
+        return None
+
     # -- writing ------------------------------------------------------------------
     def change(
-        self, zone_id: str, changes: Sequence[Change], comment: str, guards: Sequence[Guard] = ()
+        self,
+        zone_id: str,
+        changes: Sequence[Change],
+        comment: str,
+        guards: Sequence[Guard] = (),
+        fence: Fence | None = None,
     ) -> str:
         """Send one atomic batch: DELETE exact old + CREATE new per change, and per guard.
 
-        Raises ConflictError when Route 53 rejects it because a record no longer
-        matches (someone else changed it), Route53Error when retries run out.
+        With a `fence` (cluster mode) the batch also replaces the fence record: DELETE
+        of what was read, CREATE of the leader's epoch. Raises ConflictError when Route
+        53 rejects it because a record no longer matches (someone else changed it, or
+        a later leader bumped the fence), Route53Error when retries run out.
         """
-        batch: list[ChangeTypeDef] = []
+        batch: list[ChangeTypeDef] = _fence_changes(fence)
         for c in changes:
             if c.old is not None:
                 batch.append({"Action": "DELETE", "ResourceRecordSet": _to_rrset(c.old)})
@@ -350,6 +383,25 @@ class Route53Store:
             event, operation=operation, code=code, attempt=attempt, retry_in=round(delay, 3)
         )
         self._sleep(delay)
+
+
+def _fence_changes(fence: Fence | None) -> list[ChangeTypeDef]:
+    if fence is None:
+        return []
+    out: list[ChangeTypeDef] = []
+
+    def rrset(raw: Sequence[str], ttl: int) -> ResourceRecordSetTypeDef:
+        return {
+            "Name": _fqdn(fence.name),
+            "Type": "TXT",
+            "TTL": ttl,
+            "ResourceRecords": [{"Value": v} for v in raw],
+        }
+
+    if fence.held is not None:
+        out.append({"Action": "DELETE", "ResourceRecordSet": rrset(fence.held.raw, fence.held.ttl)})
+    out.append({"Action": "CREATE", "ResourceRecordSet": rrset([fence.value], FENCE_TTL)})
+    return out
 
 
 def _is_conflict(message: str) -> bool:

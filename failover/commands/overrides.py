@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from failover import logs
+from failover.cluster.stores import overrides_store
 from failover.commands.shared import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -25,7 +26,7 @@ from failover.commands.shared import (
 from failover.core.policy import serving
 from failover.errors import FailoverError, Route53Error
 from failover.model import Action, Config, OriginKey, Override
-from failover.overrides import Overrides, open_store, update
+from failover.overrides import Overrides, update
 
 
 def who() -> str:
@@ -57,7 +58,7 @@ def _target(config: Config, args: argparse.Namespace) -> OriginKey:
 def set_override(args: argparse.Namespace) -> int:
     config = config_of(args)
     key = _target(config, args)
-    store = open_store(config.daemon.overrides)
+    store = overrides_store(config)
     new = Override(key, args.action, args.by, time.time(), args.reason)
     applied: dict[str, int] | None = None
     if args.action is Action.DRAIN and not args.force:
@@ -98,7 +99,7 @@ def set_override(args: argparse.Namespace) -> int:
 def clear_override(args: argparse.Namespace) -> int:
     config = config_of(args)
     key = _target(config, args)
-    store = open_store(config.daemon.overrides)
+    store = overrides_store(config)
 
     def change(current: Overrides) -> Overrides | None:
         held = current.get(key)

@@ -86,11 +86,14 @@ def make(
     frozen: bool,
     was_open: Mapping[str, bool],
     now: float,
+    reserve: tuple[int, int] = (0, 0),
 ) -> Plan:
     """Everything the round should write, from the values it holds; the one entry point.
 
     `records` holds, by pool name, what Route 53 was last read to hold; a pool never
     read is left out (nothing is known to be applied, so nothing is decided).
+    `reserve` is room (elements, characters) kept free in every request for what the
+    writer adds to each batch (cluster mode's fence).
     """
     said: list[Event] = []
     pools: dict[str, PoolPlan] = {}
@@ -116,7 +119,7 @@ def make(
             by_zone.setdefault(pool.zone_id, []).append(planned)
     out: list[Batch] = []
     for zone_id, plans in by_zone.items():
-        out.extend(batches(zone_id, plans))
+        out.extend(batches(zone_id, plans, MAX_ELEMENTS - reserve[0], MAX_CHARS - reserve[1]))
     # A TTL correction travels alone, after every weight: should Route 53 refuse it, no
     # failover is refused with it.
     out.extend(

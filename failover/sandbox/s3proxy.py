@@ -36,6 +36,7 @@ __all__ = ["HUGE_BYTES", "Fault", "Kind", "S3FaultProxy", "target_of"]
 
 CONTROL = "/_sandbox/faults"
 ROUTE53 = "route53"
+DYNAMODB = "dynamodb"  # the cluster table (failover sandbox --replicas)
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade")
 )
@@ -158,10 +159,12 @@ class S3FaultProxy:
         self.close()
 
 
-def target_of(path: str, host: str) -> str:
-    """The bucket a request is for (or `route53`, or "" for the service root)."""
+def target_of(path: str, host: str, amz_target: str = "") -> str:
+    """The bucket a request is for (or `route53`, `dynamodb`, or "" for the service root)."""
     if path.startswith("/2013-04-01/"):
         return ROUTE53
+    if amz_target.startswith("DynamoDB_"):  # the JSON protocol names its operation here
+        return DYNAMODB
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     first = name.split(".", 1)[0]
     if "." in name and not first.isdigit() and name != "localhost":
@@ -211,7 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith(CONTROL):
             self._control(body)
             return
-        target = target_of(self.path, self.headers.get("Host", ""))
+        target = target_of(
+            self.path, self.headers.get("Host", ""), self.headers.get("X-Amz-Target", "")
+        )
         proxy.count(target)
         fault = proxy.fault_for(target)
         kind = None if fault is None else fault.kind

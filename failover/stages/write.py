@@ -10,7 +10,7 @@ from failover.aws.route53 import Record
 from failover.core import events, plan
 from failover.core.events import Event
 from failover.core.plan import Batch
-from failover.errors import ConflictError, RejectedError, Route53Error
+from failover.errors import ConflictError, FencedError, RejectedError, Route53Error
 from failover.model import Change, Config, Guard, OriginKey, WeightedSet
 from failover.stages.lane import Lane
 from failover.stages.records import RecordsStage
@@ -18,6 +18,12 @@ from failover.stages.records import RecordsStage
 # How long a write may take before it is reported late. Route 53 itself is not waited
 # for by anything but the write: probing goes on, and no other write starts meanwhile.
 WRITE_DEADLINE = 30.0
+
+
+class Fenced(Protocol):
+    def change(
+        self, zone_id: str, changes: Sequence[Change], comment: str, guards: Sequence[Guard] = ()
+    ) -> str: ...
 
 
 class Writer(Protocol):
@@ -58,6 +64,8 @@ class WriteStage:
         self.lane: Lane[Outcome] = Lane("route53-write", background=background, clock=clock)
         self.sending: frozenset[OriginKey] = frozenset()
         self.running: Config | None = None  # the config in force now, which a reload changes
+        # Cluster mode: batches go through the leader's fence (see failover/cluster/fencing.py).
+        self.fencer: Fenced | None = None
 
     def reconfigure(self, config: Config) -> None:
         """A reload: from now on only what this config owns is written, even mid-send."""
@@ -105,9 +113,16 @@ class WriteStage:
         if not batch.changes:
             return
         try:
-            r53_id = self.store.change(
-                zone_id, batch.changes, f"failover {change_id}", batch.guards
+            send = self.store.change if self.fencer is None else self.fencer.change
+            r53_id = send(zone_id, batch.changes, f"failover {change_id}", batch.guards)
+        except FencedError as e:
+            out.failures.append("fenced")
+            out.events.append(
+                events.error(
+                    "write_refused_fenced", change_id=change_id, zone_id=zone_id, reason=str(e)
+                )
             )
+            return
         except ConflictError as e:
             out.failures.append("conflict")
             out.events.append(
