@@ -142,9 +142,13 @@ class Replica:
         out = Called(lease, seq=seq, shards=shards)
         try:
             if seq == 0:  # continue from this replica's last life: readers see seq move on
-                mine = [v for v in views.decode(self.table.read_views()) if v.replica == self.me]
+                found = self.table.read_views()
+                mine = [v for v in views.decode(found) if v.replica == self.me]
                 seq = max((v.seq for v in mine if isinstance(v, View)), default=0)
-                shards = 1
+                # Shards that life left (say a Region-down view of two) are dropped by the
+                # first publish: left behind, every reader's Query would pay for them.
+                left = [i.get("shard") for i in found if i.get("replica") == self.me]
+                shards = 1 + max((s for s in left if isinstance(s, int)), default=0)
             items = views.encode(View(self.me, seq + 1, blind, votes))
             self.table.publish(items, shards)
             out.seq, out.shards = seq + 1, len(items)

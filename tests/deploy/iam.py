@@ -7,8 +7,8 @@ keys for Amazon Route 53" (ChangeResourceRecordSets and ListResourceRecordSets o
 `hostedzone`, GetChange on `change`; condition keys
 route53:ChangeResourceRecordSetsActions, ...RecordTypes, ...NormalizedRecordNames) and
 "... for Amazon S3" (GetObject and PutObject on `object`), "... for Amazon DynamoDB"
-(GetItem, PutItem, UpdateItem, DeleteItem, Query and DescribeTable on `table`; condition
-key dynamodb:LeadingKeys, the partition key values of the items a request touches) and
+(GetItem, PutItem, UpdateItem, DeleteItem, Query and DescribeTable on `table` — the
+daemon calls GetItem, PutItem, DeleteItem and Query; condition key dynamodb:LeadingKeys, the partition key values of the items a request touches) and
 "... for Amazon CloudFront KeyValueStore" (each data-plane operation on
 `key-value-store`). An operation missing from the table fails the test that meets it:
 review it, then add it.
@@ -147,6 +147,7 @@ class Statement:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     all_values_in: tuple[tuple[str, tuple[str, ...]], ...]  # ForAllValues:StringEquals
+    all_values_like: tuple[tuple[str, tuple[str, ...]], ...] = ()  # ForAllValues:StringLike
 
     def allows(self, need: Need) -> bool:
         if not any(fnmatch.fnmatchcase(need.action, a) for a in self.actions):
@@ -154,7 +155,14 @@ class Statement:
         if not any(fnmatch.fnmatchcase(need.resource, r) for r in self.resources):
             return False
         context = dict(need.context)
-        return all(set(context.get(k, ())) <= set(v) for k, v in self.all_values_in)
+        if not all(set(context.get(k, ())) <= set(v) for k, v in self.all_values_in):
+            return False
+        # StringLike: `*` any run of characters, `?` one (fnmatch's `[` never occurs in
+        # the normalized names and patterns compared here).
+        return all(
+            all(any(fnmatch.fnmatchcase(x, p) for p in v) for x in context.get(k, ()))
+            for k, v in self.all_values_like
+        )
 
 
 _NO_VALUE = object()
@@ -231,7 +239,11 @@ def task_role(params: Params, region: str = "eu-west-1") -> list[Statement]:
             cond = raw.get("Condition", {})
             # StringLikeIfExists narrows a grant no call names (S3's own ListBucket check
             # on a missing key): kept, never needed to match a recorded operation.
-            assert set(cond) <= {"ForAllValues:StringEquals", "StringLikeIfExists"}, cond
+            assert set(cond) <= {
+                "ForAllValues:StringEquals",
+                "ForAllValues:StringLike",
+                "StringLikeIfExists",
+            }, cond
             out.append(
                 Statement(
                     raw["Sid"],
@@ -240,6 +252,9 @@ def task_role(params: Params, region: str = "eu-west-1") -> list[Statement]:
                     tuple(
                         (k, _strings(v))
                         for k, v in cond.get("ForAllValues:StringEquals", {}).items()
+                    ),
+                    tuple(
+                        (k, _strings(v)) for k, v in cond.get("ForAllValues:StringLike", {}).items()
                     ),
                 )
             )
@@ -259,5 +274,8 @@ def unused(statements: Iterable[Statement], recorded: Iterable[Need]) -> list[st
         f"{s.sid}: {a}"
         for s in statements
         for a in s.actions
-        if not any(Statement(s.sid, (a,), s.resources, s.all_values_in).allows(n) for n in recorded)
+        if not any(
+            Statement(s.sid, (a,), s.resources, s.all_values_in, s.all_values_like).allows(n)
+            for n in recorded
+        )
     ]

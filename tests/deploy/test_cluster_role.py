@@ -1,8 +1,17 @@
-"""daemon.yaml's task role grants cluster mode's table calls on the one table's items, and nothing broader."""
+"""daemon.yaml's task role grants what a cluster-mode daemon really calls, and nothing broader.
+
+The record comes from a real `failover run` in cluster mode on moto (its table in
+us-east-2): it takes the lease, publishes and reads views, fails over through the
+fence record, takes a drain from the table and releases the lease on SIGTERM.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,23 +20,37 @@ import boto3
 import pytest
 
 from failover.aws import audit
+from tests.conftest import Zone
+from tests.e2e_support import (
+    REGIONS,
+    cli,
+    drop_canary,
+    events,
+    free_port,
+    make_buckets,
+    pool_for,
+    wait_for,
+    write_config,
+)
 
 from . import iam
 
 TABLE = "failover-cluster"
-# CONTRACTS.md, cluster mode: the actions the daemon uses, on the table ARN only.
-CONTRACT_ACTIONS = {
+# What failover/cluster/table.py calls, on the table ARN only. No UpdateItem, no
+# DescribeTable: the code makes neither call, so the role grants neither.
+TABLE_ACTIONS = {
     "dynamodb:GetItem",
     "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:Query",
-    "dynamodb:DescribeTable",
 }
 PARTITIONS = ("lease", "view", "overrides")  # the items' pk values (CONTRACTS.md)
+TABLE_REGION = "us-east-2"
+REPLICA = "us-east-2"  # as the stack names it: FAILOVER_REPLICA_NAME = the Region
+FENCE = "_failover-epoch.example.com"  # the `zone` fixture's apex
 
 
-def cluster_params(**more: str) -> dict[str, Any]:
+def cluster_params(**more: Any) -> dict[str, Any]:
     return {
         "Image": "failover:test",
         "HostedZoneIds": ["ZONE1"],
@@ -41,22 +64,10 @@ def cluster_params(**more: str) -> dict[str, Any]:
     }
 
 
-def _dynamodb_statements(statements: list[iam.Statement]) -> list[iam.Statement]:
-    return [s for s in statements if any(a.startswith("dynamodb:") for a in s.actions)]
-
-
-# ---- the seam --------------------------------------------------------------------------
-# Until the cluster code is on this branch, its table calls are stood for by the contract's
-# six operations, one call each, made through a boto3 session watched by the same recorder
-# a daemon uses under FAILOVER_AWS_AUDIT, against moto. At merge, replace this function's
-# body with a cluster-mode daemon run (test_task_role.py's end-to-end daemon plus a
-# [cluster] table) and return its record: every assertion below stays as it is.
-def recorded_cluster_calls(
-    tmp_path: Path, region: str, table: str, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """A record of lease, view and overrides reads and writes on `table` in `region`."""
-    boto3.client("dynamodb", region_name=region).create_table(
-        TableName=table,
+def _create_table(name: str) -> None:
+    db = boto3.client("dynamodb", region_name=TABLE_REGION)
+    db.create_table(
+        TableName=name,
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
@@ -67,108 +78,153 @@ def recorded_cluster_calls(
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    record = tmp_path / "aws.jsonl"
-    out = record.open("a", encoding="utf-8")
-    monkeypatch.setattr(audit, "_out", out)
-    session = boto3.Session(region_name=region)
-    audit.watch(session)
-    db = session.client("dynamodb")
-    lease = {"pk": {"S": "lease"}, "sk": {"S": "lease"}}
-    db.describe_table(TableName=table)
-    db.put_item(
-        TableName=table,
-        Item={
-            **lease,
-            "holder": {"S": region},
-            "epoch": {"N": "1"},
-            "renewal": {"N": "0"},
-            "schema": {"N": "1"},
-        },
-        ConditionExpression="attribute_not_exists(pk)",
+    # This replica's view from a previous life, when a Region was down: two shards. The
+    # restarted replica publishes one and must delete the other (DeleteItem).
+    for shard in (0, 1):
+        db.put_item(
+            TableName=name,
+            Item={
+                "pk": {"S": "view"},
+                "sk": {"S": f"{REPLICA}#{shard}"},
+                "replica": {"S": REPLICA},
+                "shard": {"N": str(shard)},
+                "shards": {"N": "2"},
+                "seq": {"N": "41"},
+                "blind": {"BOOL": False},
+                "schema": {"N": "1"},
+                "body": {"S": "{}"},
+            },
+        )
+
+
+def _lease(table: str) -> dict[str, Any]:
+    got = boto3.client("dynamodb", region_name=TABLE_REGION).get_item(
+        TableName=table, Key={"pk": {"S": "lease"}, "sk": {"S": "lease"}}, ConsistentRead=True
     )
-    db.update_item(
-        TableName=table,
-        Key=lease,
-        UpdateExpression="SET renewal = renewal + :one",
-        ConditionExpression="holder = :me AND epoch = :epoch",
-        ExpressionAttributeValues={":one": {"N": "1"}, ":me": {"S": region}, ":epoch": {"N": "1"}},
-    )
-    db.get_item(TableName=table, Key=lease, ConsistentRead=True)
-    db.put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": "view"},
-            "sk": {"S": f"{region}#0"},
-            "seq": {"N": "7"},
-            "blind": {"BOOL": False},
-            "shards": {"N": "1"},
-            "schema": {"N": "1"},
-        },
-    )
-    db.query(
-        TableName=table,
-        KeyConditionExpression="#pk = :view",
-        ExpressionAttributeNames={"#pk": "pk"},
-        ExpressionAttributeValues={":view": {"S": "view"}},
-        ConsistentRead=True,
-    )
-    db.put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": "overrides"},
-            "sk": {"S": "current"},
-            "body": {"S": "{}"},
-            "version": {"N": "1"},
-            "schema": {"N": "1"},
-        },
-        ConditionExpression="attribute_not_exists(pk)",
-    )
-    db.delete_item(
-        TableName=table,
-        Key=lease,
-        ConditionExpression="holder = :me",
-        ExpressionAttributeValues={":me": {"S": region}},
-    )
-    out.close()
-    return record
+    item: dict[str, Any] = got.get("Item", {})
+    return item
+
+
+def recorded_cluster_daemon(zone: Zone, tmp_path: Path) -> tuple[Path, str, dict[str, str]]:
+    """Run a cluster-mode daemon under FAILOVER_AWS_AUDIT; its record, table and buckets."""
+    buckets = make_buckets(f"role-{uuid.uuid4().hex[:8]}")
+    pool = pool_for(buckets)
+    zone.put(pool, dict.fromkeys(buckets, 100))
+    table = f"failover-{uuid.uuid4().hex[:8]}"
+    _create_table(table)
+    config, port = tmp_path / "failover.toml", free_port()
+    write_config(config, zone.id, buckets, port, tmp_path)
+    with config.open("a") as f:
+        f.write(
+            f'[cluster]\ntable = "{table}"\nregion = "{TABLE_REGION}"\nreplicas = 1\n'
+            "lease_seconds = 4.0\nlease_margin_seconds = 1.0\n"
+        )
+    record, log = tmp_path / "aws.jsonl", tmp_path / "daemon.log"
+    env = {**os.environ, "FAILOVER_AWS_AUDIT": str(record), "FAILOVER_REPLICA_NAME": REPLICA}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "failover", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        names = lambda: {e.get("event") for e in events(log)}  # noqa: E731
+        wait_for("the lease taken", lambda: "leadership_taken" in names(), 30)
+        victim, drained = REGIONS[1], REGIONS[2]
+        drop_canary(buckets[victim], victim)
+        wait_for("the fenced failover", lambda: zone.weights(pool)[victim] == 0, 30)
+        drain = cli("drain", "www", drained, "--reason", "role", "--wait", "0", "--force",
+                    "--config", str(config))  # fmt: skip
+        assert drain.returncode == 0, drain.stderr
+        wait_for("the drain from the table", lambda: zone.weights(pool)[drained] == 0, 30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    assert "lease_released" in {e.get("event") for e in events(log)}
+    assert _lease(table)["holder"] == {"S": ""}
+    return record, table, buckets
 
 
 # ---- what the role must do with them ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("region", "more"),
-    [("us-east-2", {}), ("ap-southeast-2", {"ClusterTableRegion": "us-east-2"})],
-    ids=["table in the stack's region", "table replica in another region"],
-)
-def test_the_role_allows_every_recorded_table_call_and_grants_no_unused_table_action(
-    endpoint: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    region: str,
-    more: dict[str, str],
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_role_allows_every_call_of_a_cluster_daemon_and_grants_no_unused_table_action(
+    zone: Zone, tmp_path: Path
 ) -> None:
-    table_region = more.get("ClusterTableRegion", region)
-    table = f"failover-{uuid.uuid4().hex[:8]}"
-    record = recorded_cluster_calls(tmp_path, table_region, table, monkeypatch)
+    """Lease, views, overrides and the fence record: each call allowed, in either placement."""
+    record, table, buckets = recorded_cluster_daemon(zone, tmp_path)
     recorded = iam.needs(record)
-    assert {n.action for n in recorded} == CONTRACT_ACTIONS
-    statements = iam.task_role(cluster_params(ClusterTableName=table, **more), region=region)
-    assert iam.refused(statements, recorded) == []
-    assert [u for u in iam.unused(statements, recorded) if u.startswith("ClusterTable")] == []
+    assert {n.action for n in recorded if n.action.startswith("dynamodb:")} == TABLE_ACTIONS
+    changed = [dict(n.context) for n in recorded if n.action == "route53:ChangeResourceRecordSets"]
+    fenced = [
+        c for c in changed if FENCE in c["route53:ChangeResourceRecordSetsNormalizedRecordNames"]
+    ]
+    assert fenced, "no batch carried the fence"
+    assert len(fenced) == len(changed), "every cluster batch carries the fence"
+    assert all(
+        set(c["route53:ChangeResourceRecordSetsActions"]) == {"DELETE", "CREATE"} for c in fenced
+    )
+    common = {
+        "HostedZoneIds": [zone.id],
+        "CanaryObjectArns": [f"arn:aws:s3:::{b}/_failover/*" for b in buckets.values()],
+        "ClusterTableName": table,
+    }
+    for stack_region, more in (
+        (TABLE_REGION, {}),  # the table in the stack's Region
+        ("ap-southeast-2", {"ClusterTableRegion": TABLE_REGION}),  # a table replica elsewhere
+    ):
+        statements = iam.task_role(cluster_params(**common, **more), region=stack_region)
+        assert iam.refused(statements, recorded) == [], stack_region
+        unused = iam.unused(statements, recorded)
+        assert [u for u in unused if u.startswith(("ClusterTable", "ChangeOwn"))] == []
 
 
-def test_dynamodb_is_granted_exactly_the_contract_s_actions_on_the_table_arn_alone() -> None:
-    """Statement by statement: no wildcard, no second ARN, no index, items by partition key."""
+def test_cluster_batches_may_carry_the_fence_and_single_daemon_batches_may_not() -> None:
+    """The fence of a configured zone passes in cluster mode only; other names never do."""
+
+    def change(zone: str, *names: str) -> iam.Need:
+        params: dict[str, Any] = {"HostedZoneId": f"/hostedzone/{zone}"}
+        params["Changes"] = [
+            {"Action": a, "Type": "TXT", "Name": n} for n in names for a in ("DELETE", "CREATE")
+        ]
+        action, resource, context = iam.TABLE[("route53", "ChangeResourceRecordSets")]
+        return iam.Need(
+            "route53/ChangeResourceRecordSets", action, resource(params), context(params)
+        )
+
+    batch = change("ZONE1", "www.example.com.", f"{FENCE}.")
+    cluster = iam.task_role(cluster_params(), region="us-east-1")
+    single = cluster_params()
+    del single["ClusterTableName"]
+    assert iam.refused(cluster, [batch]) == []
+    assert iam.refused(iam.task_role(single), [batch]) == [batch]
+    bad = [
+        change("ZONE2", "www.example.com.", f"{FENCE}."),  # a zone not configured
+        change("ZONE1", "www.example.com.", "other.example.com."),
+        change("ZONE1", "www.example.com.", "x_failover-epoch.example.com."),
+    ]
+    assert iam.refused(cluster, bad) == bad
+
+
+def _dynamodb_statements(statements: list[iam.Statement]) -> list[iam.Statement]:
+    return [s for s in statements if any(a.startswith("dynamodb:") for a in s.actions)]
+
+
+def test_dynamodb_is_granted_exactly_the_four_actions_the_code_calls_on_the_table_arn_alone() -> (
+    None
+):
+    """Statement by statement: no wildcard, no second ARN, no index, items by partition key,
+    and neither UpdateItem nor DescribeTable, which the code never calls."""
     statements = _dynamodb_statements(iam.task_role(cluster_params(), region="eu-west-2"))
     arn = f"arn:aws:dynamodb:eu-west-2:{iam.ACCOUNT}:table/{TABLE}"
-    assert {a for s in statements for a in s.actions} == CONTRACT_ACTIONS
+    assert {a for s in statements for a in s.actions} == TABLE_ACTIONS
     for s in statements:
         assert s.resources == (arn,), s
         assert all("*" not in a for a in s.actions), s
-        item_actions = set(s.actions) - {"dynamodb:DescribeTable"}
-        if item_actions:
-            assert s.all_values_in == (("dynamodb:LeadingKeys", PARTITIONS),), s
+        assert s.all_values_in == (("dynamodb:LeadingKeys", PARTITIONS),), s
 
 
 def test_a_single_daemon_stack_grants_no_dynamodb_access() -> None:
