@@ -51,13 +51,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
+import boto3
+from moto import mock_aws
 
-from failover.cluster.overrides import TableOverrides  # noqa: E402
-from failover.cluster.replica import Replica  # noqa: E402
-from failover.cluster.table import Table  # noqa: E402
-from failover.model import (  # noqa: E402
+from failover.cluster.overrides import TableOverrides
+from failover.cluster.replica import Replica
+from failover.cluster.table import Table
+from failover.model import (
     ClusterSettings,
     Config,
     DaemonSettings,
