@@ -70,7 +70,10 @@ class Runner:
             overrides, background=background, clock=clock, grace=config.daemon.overrides_grace
         )
         self.propagation = PropagationStage(store, background=background, clock=clock)
-        self.kvs = KvsStage(kvs, metrics, config, background=background, clock=clock)
+        self.kvs = KvsStage(
+            kvs, metrics, config, background=background, clock=clock,
+            may_write=None if cluster is None else cluster.leading,  # as the fence asks
+        )  # fmt: skip
         self.desired: dict[str, Desired] = {}
         self.frozen = False
         self.last_round: float | None = None

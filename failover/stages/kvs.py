@@ -5,6 +5,10 @@ store's ETag, then the pool's key; if the key still holds what the plan was made
 against, it is written with `IfMatch` on that ETag. A 409 (another key, or another
 writer, moved the store) is read again and retried with backoff; a key changed under
 us is taken in and re-decided next round. Every write is logged with a change id.
+
+In cluster mode `may_write` (the replica's lease, by its own deadline) is asked right
+before each PutKey: a leader paused past its deadline sends none. The store holds no
+fence record; past that check only the ETag compare-and-swap guards it (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -59,8 +63,10 @@ class KvsStage:
         background: bool,
         clock: Callable[[], float],
         sleep: Callable[[float], object] = time.sleep,
+        may_write: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
+        self.may_write = may_write  # cluster mode: whether this replica's lease allows it
         self.metrics = metrics
         self.config = config  # the config in force (the round's, a reload's)
         self.clock = clock
@@ -214,6 +220,18 @@ class KvsStage:
                                 "re-decided next round",
                             )
                         )
+                    return
+                if self.may_write is not None and not self.may_write():
+                    out.failed.add(w.pool)  # whoever leads now decides it afresh
+                    out.events.append(
+                        events.error(
+                            "kvs_write_refused_fenced",
+                            change_id=change_id,
+                            pool=w.pool,
+                            reason="this replica no longer holds the lease, or its deadline "
+                            "has passed",
+                        )
+                    )
                     return
                 store.put(w.pool, core.encode(w.new), etag)
             except KvsConflictError as e:
