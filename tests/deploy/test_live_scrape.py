@@ -4,18 +4,27 @@ Some appear only once their event has happened (a change applied, an override se
 the test drains an origin to make both happen, after checking that the last-apply
 timestamp is absent, not 0, while nothing has been applied. The cluster metrics
 (failover_cluster_*) belong to cluster mode: a single daemon must export none of them,
-which is what keeps the cluster alerts silent for it.
+which is what keeps the cluster alerts silent for it; a cluster-mode replica exports
+each of them, of the type the rules and panels use it as, with the labels they group by.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.conftest import Zone
-from tests.deploy.test_prometheus import CLUSTER_PREFIX, METRIC, _alerts, _dashboard_exprs
+from tests.deploy.test_prometheus import (
+    CLUSTER_PREFIX,
+    DESIGN_METRICS,
+    METRIC,
+    _alerts,
+    _dashboard_exprs,
+)
 from tests.e2e_support import (
     cli,
     free_port,
@@ -70,3 +79,86 @@ def test_rules_and_dashboard_metrics_appear_in_a_live_scrape(zone: Zone, tmp_pat
     named = {m for m in named if not m.startswith(CLUSTER_PREFIX)}
     missing = sorted(named - exposed)
     assert not missing, f"named by rules/dashboard but not exposed: {missing}"
+
+
+def _types(exposition: str) -> dict[str, str]:
+    """Each family's type, from the `# TYPE` lines (the text format names a counter's
+    family with its `_total`)."""
+    out: dict[str, str] = {}
+    for line in exposition.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, family, kind = line.split(" ")
+            out[family] = kind
+    return out
+
+
+def _value(exposition: str, sample: str) -> float:
+    found = re.search(rf"^{re.escape(sample)} (\S+)$", exposition, re.MULTILINE)
+    assert found, f"{sample} not exposed"
+    return float(found.group(1))
+
+
+def _cluster_table() -> str:
+    name = f"failover-{uuid.uuid4().hex[:8]}"
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+@pytest.mark.slow
+def test_a_cluster_replica_exports_every_cluster_metric_the_rules_and_dashboard_use(
+    zone: Zone, tmp_path: Path
+) -> None:
+    buckets = make_buckets(f"scrape-{uuid.uuid4().hex[:8]}")
+    zone.put(pool_for(buckets), dict.fromkeys(buckets, 100))
+    port, config = free_port(), tmp_path / "failover.toml"
+    write_config(config, zone.id, buckets, port, tmp_path)
+    with config.open("a") as f:
+        f.write(
+            f'[cluster]\ntable = "{_cluster_table()}"\nregion = "us-east-1"\nreplicas = 1\n'
+            'name = "r1"\nlease_seconds = 4.0\nlease_margin_seconds = 1.0\n'
+        )
+    proc = start(config, tmp_path / "daemon.log")
+    try:
+        # Leading, with its own view live: every cluster family has its samples.
+        wait_for(
+            "the replica leading with a live view",
+            lambda: (
+                b"\nfailover_cluster_leader 1.0" in (m := get(port, "/metrics")[1])
+                and b"\nfailover_cluster_replicas_live 1.0" in m
+            ),
+            30,
+        )
+        exposition = get(port, "/metrics")[1].decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    named = {m for a in _alerts() for m in METRIC.findall(a["expr"])}
+    named |= {m for e in _dashboard_exprs() for m in METRIC.findall(e)}
+    cluster = {m for m in named if m.startswith(CLUSTER_PREFIX)}
+    assert cluster, "the rules and dashboard name no cluster metric?"
+    types = _types(exposition)
+    for m in sorted(cluster):
+        assert types.get(m) == DESIGN_METRICS[m], (m, types.get(m))
+    exposed = _samples(exposition)
+    assert sorted(cluster - exposed) == []
+    # The labels the panels group by, bounded by the replicas and the table's operations.
+    assert 'failover_cluster_view_age_seconds{replica="r1"}' in exposition
+    ops = set(re.findall(r'failover_cluster_table_errors_total\{op="(\w+)"\}', exposition))
+    assert ops == {"GetItem", "PutItem", "DeleteItem", "Query"}
+    # What the rules compute from them, on a healthy one-replica cluster: all quiet.
+    assert _value(exposition, "failover_cluster_leader") == 1  # FailoverNoLeader: < 1
+    quorum = _value(exposition, "failover_cluster_quorum")
+    assert _value(exposition, "failover_cluster_replicas_live") >= quorum == 1  # QuorumLost
+    assert _value(exposition, "failover_cluster_disagreements") == 0  # ReplicaDisagrees: > 0
+    assert _value(exposition, "failover_cluster_epoch") == 1
