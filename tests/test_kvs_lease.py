@@ -67,7 +67,9 @@ def _leader(zone: Zone, server: KvsServer, tmp: Path) -> tuple[Runner, ScriptedP
     )
     settings = KvsSettings(ARN, 50.0, server.endpoint_url, server.proxy)
     clock, prober, metrics = Clock(), ScriptedProber(), Metrics(CollectorRegistry())
-    store = Pausing(aws_kvs.open_store(boto3.Session(), settings, metrics.kvs.request), clock)
+    client = aws_kvs.open_store(boto3.Session(), settings, metrics.kvs.request)
+    assert client is not None
+    store = Pausing(client, clock)
     replica = Replica(LEASE, "r1", MemoryTable(), interval=1.0, background=False, clock=clock)
     runner = Runner(
         dataclasses.replace(make_config(pool), kvs=settings),

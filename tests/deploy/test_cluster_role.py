@@ -129,8 +129,11 @@ def recorded_cluster_daemon(zone: Zone, tmp_path: Path) -> tuple[Path, str, dict
             env=env,
         )
     try:
-        names = lambda: {e.get("event") for e in events(log)}  # noqa: E731
-        wait_for("the lease taken", lambda: "leadership_taken" in names(), 30)
+        wait_for(
+            "the lease taken",
+            lambda: "leadership_taken" in {e.get("event") for e in events(log)},
+            30,
+        )
         victim, drained = REGIONS[1], REGIONS[2]
         drop_canary(buckets[victim], victim)
         wait_for("the fenced failover", lambda: zone.weights(pool)[victim] == 0, 30)
