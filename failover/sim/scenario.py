@@ -109,7 +109,13 @@ def _health(**kw: float) -> HealthSettings:
 
 
 def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
-    """Four pools in two zones, with different thresholds, weights and sizes."""
+    """Four pools in two zones, with different thresholds, weights and sizes.
+
+    Two are active/passive: api has a standby that hands back on its own and a
+    renamed origin's old id to retire (`previous_ids`); docs has a standby an operator
+    hands back (`failback = "manual"`) and trusts the foreign set it shares its name
+    with (`trust_unowned`). The foreign sets themselves are seeded by `run.py`.
+    """
     specs = [
         (
             "www",
@@ -125,7 +131,7 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
             _health(
                 timeout=2.0, fall=2, rise=3, hold_down=60.0, hold_down_max=480.0, slow_start=120.0
             ),
-            (("eu-west-1", 200), ("us-west-2", 50)),
+            (("eu-west-1", 200), ("us-west-2", 50, True)),
         ),
         (
             "img",
@@ -139,11 +145,15 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
             "docs",
             "Z2SIMIMG",
             _health(timeout=1.0, fall=3, rise=2, hold_down=30.0, hold_down_max=120.0),
-            (("us-east-1", 100),),
+            (("us-east-1", 100), ("eu-west-1", 100, True)),
         ),
     ]
     # The pools that check canary age name the Region their canary is written in.
     sources = {"www": "eu-west-1", "img": "eu-west-1"}
+    standby = {
+        "api": {"previous_ids": ("api-eu-west-1-old",)},
+        "docs": {"failback": "manual", "trust_unowned": True},
+    }
     pools = []
     for name, zone, h, origins in specs:
         zone_name = "example.com" if zone == "Z1SIMWWW" else "example.net"
@@ -154,10 +164,20 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
                 zone_id=zone,
                 ttl=30,
                 origins=tuple(
-                    Origin(name, region, f"{name}-{region}", region, w, "_failover/canary.json", h)
-                    for region, w in origins
+                    Origin(
+                        name,
+                        region,
+                        f"{name}-{region}",
+                        region,
+                        w,
+                        "_failover/canary.json",
+                        h,
+                        standby=bool(rest),
+                    )
+                    for region, w, *rest in origins
                 ),
                 canary_source=sources.get(name, ""),
+                **standby.get(name, {}),  # type: ignore[arg-type]
             )
         )
     daemon = DaemonSettings(
