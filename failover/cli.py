@@ -250,7 +250,8 @@ def _print_ghosts(pool: str, ids: list[str]) -> None:
     for sid in ids:
         print(
             f"  GHOST {sid}: not in config, but its value is a configured origin's bucket "
-            f"(a renamed origin?); add it to pools.previous_ids of {pool} to retire it"
+            f"(a renamed origin?); add it to pools.previous_ids of {pool} to retire it, "
+            f"then `failover retire --pool {pool} --apply` deletes it"
         )
 
 

@@ -85,12 +85,9 @@ def _old_set(sb: Sandbox, action: str, weight: int) -> None:
         "TTL": sb.timings.ttl,
         "ResourceRecords": [{"Value": quote_txt(sb.endpoint(PRIMARY))}],
     }
+    change: Any = {"Action": action, "ResourceRecordSet": rrset}
     sb.route53.change_resource_record_sets(
-        HostedZoneId=sb.zone_id,
-        ChangeBatch={
-            "Comment": "by hand",
-            "Changes": [{"Action": action, "ResourceRecordSet": rrset}],
-        },
+        HostedZoneId=sb.zone_id, ChangeBatch={"Comment": "by hand", "Changes": [change]}
     )
 
 
