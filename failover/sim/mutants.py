@@ -36,8 +36,17 @@ def _no_fail_open(real: Callable[..., Desired]) -> Callable[..., Desired]:
         *,
         frozen: bool,
         now: float,
+        foreign_serving: bool = False,
     ) -> Desired:
-        d = real(pool, health_, applied, overrides, frozen=frozen, now=now)
+        d = real(
+            pool,
+            health_,
+            applied,
+            overrides,
+            frozen=frozen,
+            now=now,
+            foreign_serving=foreign_serving,
+        )
         if not d.failed_open:
             return d
         decisions = tuple(
@@ -148,7 +157,9 @@ def _absolute_age(
 
 # The faults each mutant needs to be exercised, and the simulated hours that suffice.
 MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
-    "fail_open_disabled": (None, 60.0),
+    # Region outages: a pool without standbys and foreign sets (api, img) sees all of
+    # its origins fail; the standbys of www take over from its primary.
+    "fail_open_disabled": (("outage",), 60.0),
     "hold_down_ignored": (None, 60.0),
     "freeze_ignored": (("outage", "cutoff"), 60.0),
     "cas_replaced_by_upsert": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
@@ -158,7 +169,7 @@ MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "guard_dropped": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
     "own_fault_counted": (("creds_expiry", "clock_skew", "outage"), 60.0),
     "freshness_absolute": (("source_down", "stale"), 60.0),
-    "standby_never_takes_over": (("outage",), 40.0),
+    "standby_never_takes_over": (("outage",), 60.0),
 }
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",

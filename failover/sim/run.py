@@ -35,14 +35,13 @@ ZONES = {"Z1SIMWWW": "example.com", "Z2SIMIMG": "example.net"}
 UNKNOWN_SET = "legacy-origin"  # a weighted set under www's name that the config does not know
 # The sets the config does not own, by pool: (set id, weight, value: an origin id stands
 # for that origin's bucket endpoint). www keeps an untrusted set naming no bucket, and a
-# ghost of a renamed origin naming a configured bucket: it serves only while that origin
-# is up. docs trusts its CDN set, which names no bucket. api's old id is in its
-# `previous_ids`: the daemon owns it, to retire it. img has none: its record alone can
-# reach all zero, which is what the gate and the guards are there to prevent.
+# ghost of its renamed primary naming the primary's bucket: it counts as serving only
+# while the primary is up, so it never keeps the standbys from taking over. docs trusts its CDN set, which names no bucket, and its old id is in its
+# `previous_ids`: the daemon owns it, to retire it. api and img have none: their records
+# alone can reach all zero, which is what the gate and the guards are there to prevent.
 FOREIGN = {
-    "www": ((UNKNOWN_SET, 7, "legacy.example.org"), ("www-us-east-1-old", 20, "us-east-1")),
-    "docs": (("docs-cdn", 5, "cdn.example.org"),),
-    "api": (("api-eu-west-1-old", 30, "eu-west-1"),),
+    "www": ((UNKNOWN_SET, 7, "legacy.example.org"), ("www-eu-west-1-old", 20, "eu-west-1")),
+    "docs": (("docs-cdn", 5, "cdn.example.org"), ("docs-us-east-1-old", 30, "us-east-1")),
 }
 
 

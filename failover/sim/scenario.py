@@ -111,19 +111,27 @@ def _health(**kw: float) -> HealthSettings:
 def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
     """Four pools in two zones, with different thresholds, weights and sizes.
 
-    Two are active/passive: api has a standby that hands back on its own and a
-    renamed origin's old id to retire (`previous_ids`); docs has a standby an operator
-    hands back (`failback = "manual"`) and trusts the foreign set it shares its name
-    with (`trust_unowned`). The foreign sets themselves are seeded by `run.py`.
+    Two are active/passive: www has one primary and two standbys, in order, that hand
+    back on their own (after hold-down and slow start); docs has a standby an operator
+    hands back (`failback = "manual"`), trusts the foreign set it shares its name with
+    (`trust_unowned`) and has a renamed origin's old id to retire (`previous_ids`).
+    api and img have no standby and no foreign set: their records alone can reach all
+    zero. The foreign sets themselves are seeded by `run.py`.
     """
     specs = [
         (
             "www",
             "Z1SIMWWW",
             _health(
-                timeout=2.0, fall=3, rise=2, hold_down=30.0, hold_down_max=240.0, max_age=600.0
+                timeout=2.0,
+                fall=3,
+                rise=2,
+                hold_down=30.0,
+                hold_down_max=240.0,
+                max_age=600.0,
+                slow_start=60.0,
             ),
-            (("eu-west-1", 100), ("us-east-1", 100), ("ap-southeast-2", 100)),
+            (("eu-west-1", 100), ("us-east-1", 100, True), ("ap-southeast-2", 100, True)),
         ),
         (
             "api",
@@ -131,7 +139,7 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
             _health(
                 timeout=2.0, fall=2, rise=3, hold_down=60.0, hold_down_max=480.0, slow_start=120.0
             ),
-            (("eu-west-1", 200), ("us-west-2", 50, True)),
+            (("eu-west-1", 200), ("us-west-2", 50)),
         ),
         (
             "img",
@@ -151,8 +159,11 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
     # The pools that check canary age name the Region their canary is written in.
     sources = {"www": "eu-west-1", "img": "eu-west-1"}
     standby = {
-        "api": {"previous_ids": ("api-eu-west-1-old",)},
-        "docs": {"failback": "manual", "trust_unowned": True},
+        "docs": {
+            "failback": "manual",
+            "trust_unowned": True,
+            "previous_ids": ("docs-us-east-1-old",),
+        },
     }
     pools = []
     for name, zone, h, origins in specs:
