@@ -1,4 +1,4 @@
-"""The `failover` command: run, check, status, drain/pin, validate, canary, healthcheck, demo, sandbox."""
+"""The `failover` command: run, check, status, drain/pin, retire, validate, canary, healthcheck, demo, sandbox."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from failover import __version__, canary, logs
 from failover.cluster.show import lines as show_cluster
 from failover.cluster.stores import overrides_store
 from failover.commands.overrides import clear_override, set_override, who
+from failover.commands.retire import retire_sets
 from failover.commands.shared import (
     EXIT_CONFIG,
     EXIT_FAIL,
@@ -116,6 +117,14 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("origin")
         sp.add_argument("--by", default=who(), help="who (default: user@host)")
         sp.add_argument("--wait", type=float, metavar="SECONDS", help=WAIT_HELP)
+    r = cmd(
+        "retire",
+        retire_sets,
+        "show the sets of previous ids (pools.previous_ids) the daemon has taken to 0; "
+        "--apply deletes them",
+    )
+    r.add_argument("--pool", help="only this pool (default: every pool)")
+    r.add_argument("--apply", action="store_true", help="delete them (default: only show)")
     cw = sub.add_parser("canary", help="canary object commands")
     csub = cw.add_subparsers(metavar="ACTION")
     w = csub.add_parser(
@@ -258,7 +267,8 @@ def _print_ghosts(pool: str, ids: list[str]) -> None:
     for sid in ids:
         print(
             f"  GHOST {sid}: not in config, but its value is a configured origin's bucket "
-            f"(a renamed origin?); add it to pools.previous_ids of {pool} to retire it"
+            f"(a renamed origin?); add it to pools.previous_ids of {pool} to retire it, "
+            f"then `failover retire --pool {pool} --apply` deletes it"
         )
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from failover.aws.route53 import Record
 from failover.core import health
 from failover.model import Health, HealthSettings, Outcome, ProbeResult, State
-from tests.factories import make_pool
+from failover.stages.observe import applied_fraction
+from tests.factories import make_pool, wset
 
 S = HealthSettings(fall=3, rise=2, hold_down=30.0, hold_down_max=240.0, slow_start=0.0)
 OK, BAD = Outcome.OK, Outcome.HTTP_5XX
@@ -157,3 +161,16 @@ def test_a_probe_refused_for_the_daemons_own_fault_leaves_the_verdict_current() 
     refused = ProbeResult(o.key, Outcome.CREDENTIALS, 0.1, 400, detail="ExpiredToken")
     h, _ = health.observe(o, down, None, refused, 10.0, blind=False)
     assert h == down
+
+
+def test_an_idle_standby_at_zero_is_not_held_down_by_a_restart() -> None:
+    """A primary at 0 was taken out (hold-down from the restart); a standby at 0 is only idle."""
+    pool = make_pool()
+    primary = pool.origins[0]
+    standby = dataclasses.replace(pool.origins[1], standby=True)
+    record = Record({o.id: wset(pool, o.id, 0) for o in pool.origins})
+    assert applied_fraction(primary, record) == 0.0
+    assert applied_fraction(standby, record) is None
+    assert health.initial(applied_fraction(standby, record), standby.health, 5.0) == Health()
+    active = Record({standby.id: wset(pool, standby.id, standby.weight // 2)})
+    assert applied_fraction(standby, active) == 0.5  # part-way up a slow start: resumed

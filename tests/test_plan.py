@@ -265,6 +265,44 @@ def test_held_raises_never_stop_a_pool_from_failing_open() -> None:
     assert {c.new.set_id: c.new.weight for c in p.changes} == {B: 100, C: 100}
 
 
+def test_a_hand_back_waits_whole_while_the_overrides_are_unread() -> None:
+    """A restarted daemon finds the standby serving and the primary at 0, perhaps drained:
+    the primary's raise and the standby going idle both wait; the standby keeps serving."""
+    pool = dataclasses.replace(
+        POOL,
+        origins=(
+            POOL.origins[0],
+            *(dataclasses.replace(o, standby=True) for o in POOL.origins[1:]),
+        ),
+    )
+    now = {o.id: wset(pool, o.id, w) for o, w in zip(pool.origins, (0, 100, 0), strict=True)}
+    p = plan.plan_pool(
+        pool,
+        now,
+        {A: UP, B: UP, C: UP},
+        {},
+        overrides_known=False,
+        frozen=False,
+        was_open=False,
+        now=1000.0,
+        said=[],
+    )
+    assert p.changes == ()
+    assert {c.new.set_id: c.new.weight for c in p.held} == {A: 100, B: 0}
+    known = plan.plan_pool(
+        pool,
+        now,
+        {A: UP, B: UP, C: UP},
+        {},
+        overrides_known=True,
+        frozen=False,
+        was_open=False,
+        now=1000.0,
+        said=[],
+    )
+    assert {c.new.set_id: c.new.weight for c in known.changes} == {A: 100, B: 0}
+
+
 # ---- sets the config does not own: foreign serving sets, ghosts, retirement ----------------
 
 DOWN_ALL = {o.id: Health(State.DOWN) for o in POOL.origins}

@@ -313,6 +313,30 @@ class Route53Store:
         )
         return str(resp["ChangeInfo"]["Id"]).rsplit("/", 1)[-1]
 
+    def delete(
+        self, zone_id: str, sets: Sequence[WeightedSet], comment: str, guards: Sequence[Guard] = ()
+    ) -> str:
+        """Send one atomic batch: DELETE of each set exactly as read, and each guard unchanged.
+
+        "To delete a resource record set, you must specify all the same values that you
+        specified when you created it." (API reference, ChangeResourceRecordSets) A set
+        changed since it was read is not matched, and "Route 53 validates the changes in
+        the request and then either makes all or none of the changes": the batch is
+        refused whole, as a conflict (ConflictError), and nothing is deleted.
+        """
+        batch: list[ChangeTypeDef] = [
+            {"Action": "DELETE", "ResourceRecordSet": _to_rrset(s)} for s in sets
+        ]
+        for g in guards:
+            batch.append({"Action": "DELETE", "ResourceRecordSet": _to_rrset(g.held)})
+            batch.append({"Action": "CREATE", "ResourceRecordSet": _to_rrset(g.held)})
+        resp = self._call(
+            "ChangeResourceRecordSets",
+            self.client.change_resource_record_sets,
+            {"HostedZoneId": zone_id, "ChangeBatch": {"Comment": comment[:256], "Changes": batch}},
+        )
+        return str(resp["ChangeInfo"]["Id"]).rsplit("/", 1)[-1]
+
     # -- following a change -------------------------------------------------------
     def change_status(self, change_id: str) -> str | None:
         """GetChange, once, at the lowest priority: None when no token is free now.

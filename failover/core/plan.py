@@ -159,11 +159,16 @@ def plan_pool(
     if not desired.frozen:
         changes += retire(pool, current)
     held: list[Change] = []
-    if not overrides_known and not needs_raises(pool, current, desired, changes):
+    # A standby going idle is the other half of a primary's raise (the hand-back): it
+    # waits with it, and keeps serving meanwhile.
+    idle = [c for c in changes if c.reason is Reason.STANDBY and c.lowers]
+    rest = [c for c in changes if c not in idle]
+    keep = {c.new.set_id for c in idle}
+    if not overrides_known and not needs_raises(pool, current, desired, rest, keep):
         # Until the overrides have been read once, a drain may be in force: raising a
         # weight could undo it, so raises wait (lowering is always safe to do).
-        held = [c for c in changes if c.raises]
-        changes = [c for c in changes if not c.raises]
+        held = [c for c in changes if c.raises] + idle
+        changes = [c for c in rest if not c.raises]
         if held:
             said.append(
                 events.warning(
@@ -188,19 +193,26 @@ def plan_pool(
     )
 
 
-def needs_raises(pool: Pool, current: Sets, desired: Desired, changes: Sequence[Change]) -> bool:
+def needs_raises(
+    pool: Pool,
+    current: Sets,
+    desired: Desired,
+    changes: Sequence[Change],
+    keep: frozenset[str] | set[str] = frozenset(),
+) -> bool:
     """Whether the pool needs its raises to keep an origin serving: they are never held.
 
     A pool failing open needs them (every origin back at its configured weight), and
     so does a pool whose changes without their raises would leave none of the origins
     policy wants serving with any weight: the last serving origin being replaced. A
-    drain that may be in force weighs less than a record serving only the dead.
+    drain that may be in force weighs less than a record serving only the dead. An
+    active standby whose going idle waits with the raises (`keep`) serves meanwhile.
     """
     if desired.failed_open:
         return True
     after = {sid: s.weight for sid, s in current.items()}
     after.update((c.new.set_id, c.new.weight) for c in changes if not c.raises)
-    wanted = [sid for sid, w in desired.weights().items() if w > 0]
+    wanted = [sid for sid, w in desired.weights().items() if w > 0] + sorted(keep)
     return bool(wanted) and not any(after.get(sid, 0) > 0 for sid in wanted)
 
 

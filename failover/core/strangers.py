@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from failover.model import Change, Health, Pool, Reason, State, WeightedSet
 
@@ -62,3 +63,39 @@ def unknown_sets(pool: Pool, current: Sets) -> list[str]:
     """Set identifiers under the pool's name that the config does not name."""
     known = {o.id for o in pool.origins}
     return sorted(s for s in current if s not in known)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What `failover retire` does for one pool: the retired sets to delete, or why not."""
+
+    pool: str
+    delete: tuple[WeightedSet, ...] = ()  # sets of previous ids at weight 0, exactly as read
+    waiting: tuple[WeightedSet, ...] = ()  # sets of previous ids the daemon has not yet taken to 0
+    guard: WeightedSet | None = None  # an owned set left serving, pinned in the same batch
+    refused: str = ""  # why nothing may be deleted ("" = it may)
+
+
+def deletion(pool: Pool, current: Sets) -> Deletion:
+    """The sets of previous ids that can be deleted now: at weight 0, with an owned set serving.
+
+    Only a set the daemon has retired (weight 0) goes; one still carrying weight waits
+    for the daemon. The delete carries the set exactly as read, and the heaviest owned
+    set left serving rides in the same batch unchanged: should either have changed since
+    it was read, Route 53 refuses the whole batch and nothing is deleted. With no owned
+    set serving there is nothing to pin, and the deletion is refused.
+    """
+    retired = [s for sid, s in sorted(current.items()) if sid in pool.previous_ids]
+    delete = tuple(s for s in retired if s.weight == 0)
+    waiting = tuple(s for s in retired if s.weight > 0)
+    if not delete:
+        return Deletion(pool.name, waiting=waiting)
+    owned = {o.id for o in pool.origins}
+    serving = [s for sid, s in current.items() if sid in owned and s.weight > 0]
+    if not serving:
+        ids = ", ".join(s.set_id for s in delete)
+        why = f"no configured origin of pool {pool.name} carries weight: deleting {ids} now "
+        why += "could leave the record with nothing serving; run again once one does"
+        return Deletion(pool.name, waiting=waiting, refused=why)
+    keep = max(serving, key=lambda s: (s.weight, s.set_id))
+    return Deletion(pool.name, delete, waiting, keep)

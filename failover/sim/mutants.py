@@ -13,6 +13,7 @@ from failover.core.events import Event
 from failover.model import (
     Change,
     Config,
+    Decision,
     Desired,
     Guard,
     Health,
@@ -22,6 +23,7 @@ from failover.model import (
     Override,
     Pool,
     ProbeResult,
+    Reason,
 )
 
 
@@ -34,8 +36,17 @@ def _no_fail_open(real: Callable[..., Desired]) -> Callable[..., Desired]:
         *,
         frozen: bool,
         now: float,
+        foreign_serving: bool = False,
     ) -> Desired:
-        d = real(pool, health_, applied, overrides, frozen=frozen, now=now)
+        d = real(
+            pool,
+            health_,
+            applied,
+            overrides,
+            frozen=frozen,
+            now=now,
+            foreign_serving=foreign_serving,
+        )
         if not d.failed_open:
             return d
         decisions = tuple(
@@ -47,6 +58,20 @@ def _no_fail_open(real: Callable[..., Desired]) -> Callable[..., Desired]:
         return Desired(pool=pool.name, decisions=decisions)
 
     return decide
+
+
+def _standbys_idle(real: Callable[..., tuple[Decision, ...]]) -> Callable[..., Any]:
+    """The standby rule broken: a standby never takes over, unless pinned."""
+
+    def standby(pool: Pool, own: Mapping[str, Decision], *args: Any) -> tuple[Decision, ...]:
+        return tuple(
+            Decision(d.key, 0, Reason.STANDBY)
+            if pool.origin(d.key.origin).standby and d.reason is not Reason.PINNED
+            else d
+            for d in real(pool, own, *args)
+        )
+
+    return standby
 
 
 def _upsert_change(
@@ -132,7 +157,9 @@ def _absolute_age(
 
 # The faults each mutant needs to be exercised, and the simulated hours that suffice.
 MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
-    "fail_open_disabled": (None, 60.0),
+    # Region outages: a pool without standbys and foreign sets (api, img) sees all of
+    # its origins fail; the standbys of www take over from its primary.
+    "fail_open_disabled": (("outage",), 60.0),
     "hold_down_ignored": (None, 60.0),
     "freeze_ignored": (("outage", "cutoff"), 60.0),
     "cas_replaced_by_upsert": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
@@ -142,6 +169,7 @@ MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "guard_dropped": (("flap", "outage", "partial", "human_edit", "human_delete"), 150.0),
     "own_fault_counted": (("creds_expiry", "clock_skew", "outage"), 60.0),
     "freshness_absolute": (("source_down", "stale"), 60.0),
+    "standby_never_takes_over": (("outage",), 60.0),
 }
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",
@@ -155,6 +183,7 @@ MUTANTS = {
     "guard_dropped": "a batch that lowers weights carries no guard of the serving set",
     "own_fault_counted": "S3 refusing the daemon's own credentials counts against the origin",
     "freshness_absolute": "canaries judged by absolute age: the source's outage ages out every replica",
+    "standby_never_takes_over": "a standby stays idle when every primary is out: the pool fails open",
 }
 
 
@@ -189,6 +218,8 @@ def mutant(name: str) -> Iterator[None]:
         patch(plan, "guards", lambda pool, current, changes: [])
     elif name == "freshness_absolute":
         patch(evidence, "freshness", _absolute_age)
+    elif name == "standby_never_takes_over":
+        patch(policy, "_standby", _standbys_idle(policy._standby))
     else:
         raise KeyError(name)
     try:

@@ -15,6 +15,7 @@ from failover.metrics import Metrics
 from failover.model import Action, Config, Origin, OriginKey, Override, ProbeResult
 from failover.round import RoundReport
 from failover.sim.route53 import FakeRoute53, Written, fqdn, key_of
+from failover.sim.takeover import Takeover
 
 INVARIANTS = {
     "never_all_zero": "no record is ever written (or offered to the gate) with every weight at 0",
@@ -24,8 +25,10 @@ INVARIANTS = {
     "failover_within_bound": "an origin failing `fall` probes is at 0 in Route 53 within "
     "fall x interval + timeout + one write cycle (unless frozen, pinned, failed open, "
     "Route 53 refusing with the retry in metrics and logs, or a human edit not yet read)",
-    "fails_open_with_configured_weights": "a pool whose origins all fail keeps its configured weights",
-    "healthy_never_taken_out": "an origin that keeps answering healthily is never taken out unless drained",
+    "fails_open_with_configured_weights": "a pool whose origins all fail keeps its configured "
+    "weights, its standbys idle at 0",
+    "healthy_never_taken_out": "an origin that keeps answering healthily is never taken out "
+    "unless drained (a standby going idle is not taken out: it sits at 0 while a primary serves)",
     "hold_down_respected": "no origin comes back into service before its hold-down",
     "taken_out_on_evidence": "an origin is taken out for being down only after `fall` "
     "failed probes in a row that count (a round in which nothing answered counts for nothing)",
@@ -41,6 +44,10 @@ INVARIANTS = {
     "unowned_attributes_kept": "a swap repeats every attribute the daemon does not own "
     "(HealthCheckId, …) exactly",
     "ttl_change_alone": "a TTL is never changed in the batch that changes a weight",
+    "live_takes_over": "traffic never stays on dead origins while a live one could take it: "
+    "once every owned set of a pool carrying weight has failed `fall` probes, a live origin "
+    "(a standby included) at 0 or a foreign set that can serve (naming a live origin's bucket, "
+    "or trusted) means a write cycle later the pool no longer rests on the dead ones only",
     "conflicts_settle": "a compare-and-swap refused as a conflict is resolved by a re-read: "
     "no more than 6 rounds in a row conflict with no human change between",
 }
@@ -77,6 +84,7 @@ class Track:
     down_at: float = 0.0
     late: bool = False  # already reported (or measured) for this streak
     exempted: bool = False  # an exemption (frozen, pinned, failed open...) during this streak
+    ok: int = 0  # healthy probes in a row since this daemon started
 
 
 @dataclass
@@ -117,11 +125,12 @@ class Oracle:
     def __post_init__(self) -> None:
         self.origins = {o.key: o for o in self.config.all_origins()}
         self.tracks = {k: Track() for k in self.origins}
+        self.takeover = Takeover(self.config, self.r53, self.write_cycle)
 
     def restarted(self) -> None:
         """A new daemon has no memory of failures: its count starts again."""
         for t in self.tracks.values():
-            t.streak, t.late = 0, False
+            t.streak, t.late, t.ok = 0, False, 0
         self._refusals = 0.0  # a new process starts its counters at 0
 
     def _fail(self, invariant: str, at: float, detail: str) -> None:
@@ -163,6 +172,10 @@ class Oracle:
         # Raises wait until the overrides are read: a pool cannot fail open before.
         self._check_failed_open(report, now, exempt or f.overrides_unread)
         self._check_source_outage(f, mine, now)
+        for detail in self.takeover.check(
+            self.tracks, f.overrides, now, exempt or f.overrides_unread, f.unread
+        ):
+            self._fail("live_takes_over", now, detail)
 
     def _check_logged(
         self, mine: Sequence[Written], events: Iterable[Mapping[str, Any]], now: float
@@ -218,7 +231,9 @@ class Oracle:
             t = self.tracks[key]
             if r.outcome.healthy:
                 t.streak, t.late, t.exempted = 0, False, False
+                t.ok += 1
                 continue
+            t.ok = 0
             if r.outcome.own_fault or blind or key.pool in unread:
                 # S3 refusing the daemon's own credentials or clock says nothing about
                 # the origin; a round in which nothing gave evidence says nothing either
@@ -273,7 +288,10 @@ class Oracle:
                     f"{key} set to 0 as down after {t.streak} counted failures "
                     f"(fall {o.health.fall})",
                 )
-            if c.new.weight == 0 and (was is None or was > 0):
+            # A healthy standby goes idle once a primary serves; one deleted by hand comes
+            # back idle: neither takes anything out of service.
+            idle = o.standby and (c.reason == "standby" or (was is None and c.reason == "missing"))
+            if c.new.weight == 0 and (was is None or was > 0) and not idle:
                 window = o.health.hold_down_max + (o.health.rise + 2) * interval
                 recent = t.last_failure is not None and now - t.last_failure <= window
                 if not recent and not drained:
@@ -282,7 +300,12 @@ class Oracle:
                         now,
                         f"{key} set to 0 ({c.reason}); last failure {t.last_failure}",
                     )
-            if c.new.weight > 0 and not was and c.reason in ("up", "slow_start") and t.out:
+            if (
+                c.new.weight > 0
+                and not was
+                and c.reason in ("up", "slow_start", "active")
+                and t.out
+            ):
                 if now - t.down_at < o.health.hold_down - 1e-6:
                     self._fail(
                         "hold_down_respected",
@@ -352,11 +375,12 @@ class Oracle:
             for o in pool.origins:
                 unseen = any(k[2] == o.id and k[0] == pool.record + "." for k in self.r53.unseen)
                 held = self.r53.weight(pool.zone_id, pool.record, o.id)
-                if held != o.weight and not unseen:
+                want = 0 if o.standby else o.weight  # standbys stay idle when failing open
+                if held != want and not unseen:
                     self._fail(
                         "fails_open_with_configured_weights",
                         now,
-                        f"{o.key} at {held}, configured {o.weight}",
+                        f"{o.key} at {held}, configured {o.weight} (standby: {o.standby})",
                     )
 
     def _check_source_outage(self, f: RoundFacts, mine: Sequence[Written], now: float) -> None:

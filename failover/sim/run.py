@@ -33,6 +33,16 @@ from failover.sim.world import MemoryOverrides, Route53Faults, SimClock, SimProb
 
 ZONES = {"Z1SIMWWW": "example.com", "Z2SIMIMG": "example.net"}
 UNKNOWN_SET = "legacy-origin"  # a weighted set under www's name that the config does not know
+# The sets the config does not own, by pool: (set id, weight, value: an origin id stands
+# for that origin's bucket endpoint). www keeps an untrusted set naming no bucket, and a
+# ghost of its renamed primary naming the primary's bucket: it counts as serving only
+# while the primary is up, so it never keeps the standbys from taking over. docs trusts its CDN set, which names no bucket, and its old id is in its
+# `previous_ids`: the daemon owns it, to retire it. api and img have none: their records
+# alone can reach all zero, which is what the gate and the guards are there to prevent.
+FOREIGN = {
+    "www": ((UNKNOWN_SET, 7, "legacy.example.org"), ("www-eu-west-1-old", 20, "eu-west-1")),
+    "docs": (("docs-cdn", 5, "cdn.example.org"), ("docs-us-east-1-old", 30, "us-east-1")),
+}
 
 
 @dataclass
@@ -100,7 +110,9 @@ class Simulation:
         self.start = self.clock()
         self.rng = random.Random(seed * 7919 + 1)
         self.active: list[Fault] = []
-        owned = {p.record: {o.id for o in p.origins} for p in self.config.pools}
+        owned = {
+            p.record: {o.id for o in p.origins} | set(p.previous_ids) for p in self.config.pools
+        }
         self.r53 = FakeRoute53(self.clock, Route53Faults(lambda: self.active, self.rng), owned)
         sources = {p.name: p.canary_source for p in self.config.pools if p.canary_source}
         self.prober = SimProber(self.clock, lambda: self.active, self.rng, sources)
@@ -125,9 +137,16 @@ class Simulation:
         for zone_id, name in ZONES.items():
             self.r53.create_zone(zone_id, name)
         for p in self.config.pools:
-            changes = [_upsert(p.record, o.id, o.weight, p.ttl, o.endpoint) for o in p.origins]
+            changes = [
+                _upsert(p.record, o.id, 0 if o.standby else o.weight, p.ttl, o.endpoint)
+                for o in p.origins
+            ]
+            endpoints = {o.id: o.endpoint for o in p.origins}
+            changes += [
+                _upsert(p.record, sid, weight, p.ttl, endpoints.get(value, value))
+                for sid, weight, value in FOREIGN.get(p.name, ())
+            ]
             if p.name == "www":
-                changes.append(_upsert(p.record, UNKNOWN_SET, 7, p.ttl, "legacy.example.org"))
                 changes.append(
                     {
                         "Action": "UPSERT",

@@ -109,15 +109,29 @@ def _health(**kw: float) -> HealthSettings:
 
 
 def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
-    """Four pools in two zones, with different thresholds, weights and sizes."""
+    """Four pools in two zones, with different thresholds, weights and sizes.
+
+    Two are active/passive: www has one primary and two standbys, in order, that hand
+    back on their own (after hold-down and slow start); docs has a standby an operator
+    hands back (`failback = "manual"`), trusts the foreign set it shares its name with
+    (`trust_unowned`) and has a renamed origin's old id to retire (`previous_ids`).
+    api and img have no standby and no foreign set: their records alone can reach all
+    zero. The foreign sets themselves are seeded by `run.py`.
+    """
     specs = [
         (
             "www",
             "Z1SIMWWW",
             _health(
-                timeout=2.0, fall=3, rise=2, hold_down=30.0, hold_down_max=240.0, max_age=600.0
+                timeout=2.0,
+                fall=3,
+                rise=2,
+                hold_down=30.0,
+                hold_down_max=240.0,
+                max_age=600.0,
+                slow_start=60.0,
             ),
-            (("eu-west-1", 100), ("us-east-1", 100), ("ap-southeast-2", 100)),
+            (("eu-west-1", 100), ("us-east-1", 100, True), ("ap-southeast-2", 100, True)),
         ),
         (
             "api",
@@ -139,11 +153,18 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
             "docs",
             "Z2SIMIMG",
             _health(timeout=1.0, fall=3, rise=2, hold_down=30.0, hold_down_max=120.0),
-            (("us-east-1", 100),),
+            (("us-east-1", 100), ("eu-west-1", 100, True)),
         ),
     ]
     # The pools that check canary age name the Region their canary is written in.
     sources = {"www": "eu-west-1", "img": "eu-west-1"}
+    standby = {
+        "docs": {
+            "failback": "manual",
+            "trust_unowned": True,
+            "previous_ids": ("docs-us-east-1-old",),
+        },
+    }
     pools = []
     for name, zone, h, origins in specs:
         zone_name = "example.com" if zone == "Z1SIMWWW" else "example.net"
@@ -154,10 +175,20 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
                 zone_id=zone,
                 ttl=30,
                 origins=tuple(
-                    Origin(name, region, f"{name}-{region}", region, w, "_failover/canary.json", h)
-                    for region, w in origins
+                    Origin(
+                        name,
+                        region,
+                        f"{name}-{region}",
+                        region,
+                        w,
+                        "_failover/canary.json",
+                        h,
+                        standby=bool(rest),
+                    )
+                    for region, w, *rest in origins
                 ),
                 canary_source=sources.get(name, ""),
+                **standby.get(name, {}),  # type: ignore[arg-type]
             )
         )
     daemon = DaemonSettings(

@@ -69,7 +69,7 @@ class ObserveStage:
             if record is None:
                 continue
             new, events = health.observe(
-                o, self.health.get(o.key), _fraction(o, record), result, now, blind=blind
+                o, self.health.get(o.key), applied_fraction(o, record), result, now, blind=blind
             )
             self.health[o.key] = new
             said.extend(events)
@@ -81,8 +81,13 @@ class ObserveStage:
         return None if seen is None else seen[0] + max(0.0, wall - seen[1])
 
 
-def _fraction(origin: Origin, record: Record) -> float | None:
+def applied_fraction(origin: Origin, record: Record) -> float | None:
+    """How much of its weight Route 53 gives `origin`, for health to resume from (None: nothing)."""
     held = record.sets.get(origin.id)
     if held is None or origin.weight <= 0:
+        return None
+    if origin.standby and held.weight == 0:
+        # Idle is where a standby rests: its 0 says it was never taken out, so a restart
+        # holds it down for nothing (it would leave a dead primary serving meanwhile).
         return None
     return held.weight / origin.weight

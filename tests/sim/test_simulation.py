@@ -67,6 +67,7 @@ CAUGHT_BY = {
     "guard_dropped": {"never_all_zero"},
     "own_fault_counted": {"healthy_never_taken_out", "no_write_while_frozen"},
     "freshness_absolute": {"source_outage_contained"},
+    "standby_never_takes_over": {"live_takes_over"},
 }
 
 
