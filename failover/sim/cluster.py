@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from failover.aws.route53 import RateLimiter, Route53Store
 from failover.cluster.fencing import Fencer
 from failover.cluster.replica import ClusterMetrics, Replica
 from failover.metrics import Metrics
-from failover.model import ClusterSettings, Config
+from failover.model import ClusterSettings, Config, Origin, OriginKey, ProbeResult
 from failover.round import Runner
 from failover.sim import cluster_world as cw
 from failover.sim.cluster_oracle import ClusterOracle, Send
@@ -45,6 +45,9 @@ class ClusterResult(Result):
     takeovers: int = 0  # lease writes that took the lease (a new epoch)
     paused_sends: int = 0  # batches a paused leader sent on waking
     fenced: int = 0  # batches Route 53 refused on the fence, or the fence read refused
+    # Batches of an epoch that landed after a later epoch was taken, before the new
+    # leader had written their zone (the fence is bumped by a new leader's first write).
+    stale_landed: int = 0
 
     @property
     def replay(self) -> str:
@@ -57,7 +60,8 @@ class ClusterResult(Result):
         return (
             super().summary()
             + f"; {self.replicas} replicas, {self.takeovers} takeovers, "
-            + f"{self.paused_sends} batches sent by a resumed leader, {self.fenced} fenced"
+            + f"{self.paused_sends} batches sent by a resumed leader, {self.fenced} fenced, "
+            + f"{self.stale_landed} landed before the new leader's first write"
         )
 
 
@@ -151,6 +155,7 @@ class ClusterSimulation:
         rng = random.Random(self.scenario.seed * 101 + index)
         sources = {p.name: p.canary_source for p in self.config.pools if p.canary_source}
         prober = SimProber(clock, lambda: cw.probe_faults(self.active, name), rng, sources)
+        watched = _Watched(prober, lambda results: self.oracle.observe(name, results, self.now()))
         table = cw.SimTable(self.table, name, self.now, lambda: self.active, rng)
         registry = CollectorRegistry()
         metrics = Metrics(registry)
@@ -174,7 +179,7 @@ class ClusterSimulation:
         )
         runner = Runner(
             self.config,
-            prober,
+            watched,
             store,
             self.overrides,
             metrics,
@@ -235,7 +240,7 @@ class ClusterSimulation:
             return node.dead_until
         due = max(node.clock.true_of(node.next_local), node.clock.cursor, node.paused_until)
         if node.armed is not None:
-            due = min(due, max(node.clock.cursor, node.armed.start + 3 * self.interval))
+            due = min(due, max(node.clock.cursor, node.armed.start + cw.ARMED * self.interval))
         return due
 
     def _step(self, node: Node, t: float) -> None:
@@ -248,7 +253,7 @@ class ClusterSimulation:
             node = self.nodes[node.name] = self._node(node.name, index, t, old=node)
         node.clock.cursor = max(node.clock.cursor, t)
         armed = node.armed
-        if armed is not None and t >= armed.start + 3 * self.interval:
+        if armed is not None and t >= armed.start + cw.ARMED * self.interval:
             # No batch to stop in: the pause strikes between rounds.
             node.armed = None
             node.paused_until = t + armed.down
@@ -257,7 +262,6 @@ class ClusterSimulation:
         was = self.actor
         self.actor = node
         self.busy.add(node.name)
-        seen = len(self.r53.written)
         events: list[dict[str, Any]] = []
         with captured(events):
             report = node.runner.run_round()
@@ -266,7 +270,6 @@ class ClusterSimulation:
         self.oracle.check(
             node.name,
             report,
-            self.r53.written[seen:],
             events,
             self.now(),
             {n.name for n in self.nodes.values() if n.dead_until is not None},
@@ -311,7 +314,23 @@ class ClusterSimulation:
         r.route53_calls = dataclasses.replace(self.r53.stats).calls
         r.takeovers = len(self.table.takes)
         r.fenced = self.oracle.fenced
+        r.stale_landed = self.oracle.stale_landed
         return r
+
+
+class _Watched:
+    """A replica's prober whose results the oracle counts as they come, not at round end
+    (a round that pauses mid-send ends after the others' rounds that ran meanwhile)."""
+
+    def __init__(
+        self, prober: SimProber, seen: Callable[[dict[OriginKey, ProbeResult]], None]
+    ) -> None:
+        self.prober, self.seen = prober, seen
+
+    def probe_all(self, origins: Sequence[Origin]) -> dict[OriginKey, ProbeResult]:
+        results = self.prober.probe_all(origins)
+        self.seen(results)
+        return results
 
 
 def _epoch(comment: str) -> int:

@@ -70,7 +70,9 @@ class ClusterOracle:
     violations: list[Violation] = field(default_factory=list)
     failover_seconds: list[float] = field(default_factory=list)
     fenced: int = 0
+    stale_landed: int = 0  # batches of an epoch landing after a later one was taken
     _seen_r53: int = 0
+    _seen_written: int = 0
     _zone_epoch: dict[str, int] = field(default_factory=dict)
     _faults: list[Fault] = field(default_factory=list)
     _failed_open: list[tuple[float, str]] = field(default_factory=list)  # a minute apart
@@ -106,7 +108,23 @@ class ClusterOracle:
         return 0
 
     def sent(self, s: Send) -> None:
-        """One writer: a batch checked at `s.checked` by an epoch no later one had replaced."""
+        """One writer: no batch leaves once the lease could be another's.
+
+        That is, after a later epoch was taken, or after the lease could have been
+        taken: the sender's last lease write plus the lease on the fastest clock
+        (a contender waits the lease on its own clock from a read after that write).
+        """
+        renewed = self.table.renewed.get((s.replica, s.epoch))
+        expires = (renewed or 0.0) + self.cluster.lease_seconds / (1 + self.drift)
+        if s.epoch and s.checked > expires:
+            self._fail(
+                "one_writer",
+                s.checked,
+                f"{s.replica} sent a batch of epoch {s.epoch} {s.checked - (renewed or 0):.1f}s "
+                f"after its last lease write (the lease could be another's after "
+                f"{expires - (renewed or 0):.1f}s)",
+            )
+            return
         later = self._taken_before(s.checked)
         if s.epoch < later:
             self._fail(
@@ -121,7 +139,6 @@ class ClusterOracle:
         self,
         replica: str,
         report: RoundReport,
-        written: Sequence[Written],
         events: Iterable[Mapping[str, Any]],
         now: float,
         dead: set[str],
@@ -138,11 +155,10 @@ class ClusterOracle:
             if desired.failed_open and now - self._open_seen.get(pool, -1e9) > 60.0:
                 self._open_seen[pool] = now
                 self._failed_open.append((now, pool))
+        # Each batch once, in the order Route 53 took them (a paused round ends late).
+        written = self.r53.written[self._seen_written :]
+        self._seen_written = len(self.r53.written)
         self._landed(written)
-        blind = bool(report.results) and all(
-            r.outcome.transport_failure or r.outcome.own_fault for r in report.results.values()
-        )
-        self._observe(replica, report.results, now, blind)
         self._check_down(replica, written, now)
         self._check_bound(now, dead)
 
@@ -163,6 +179,8 @@ class ClusterOracle:
             epoch = int(tail) if head and tail.isdigit() else 0
             zone = self._zone(w)
             last = self._zone_epoch.get(zone, 0)
+            if epoch < self._taken_before(w.at):
+                self.stale_landed += 1
             if epoch < last:
                 self._fail(
                     "no_superseded_write",
@@ -171,9 +189,11 @@ class ClusterOracle:
                 )
             self._zone_epoch[zone] = max(last, epoch)
 
-    def _observe(
-        self, replica: str, results: Mapping[OriginKey, ProbeResult], now: float, blind: bool
-    ) -> None:
+    def observe(self, replica: str, results: Mapping[OriginKey, ProbeResult], now: float) -> None:
+        """One replica's probes, as they return: its own count of each origin's failures."""
+        blind = bool(results) and all(
+            r.outcome.transport_failure or r.outcome.own_fault for r in results.values()
+        )
         mine = self.streaks.setdefault(replica, {k: Streak() for k in self.origins})
         for key, r in results.items():
             s = mine[key]
@@ -221,7 +241,7 @@ class ClusterOracle:
                 saw = sorted(
                     name
                     for name, streaks in self.streaks.items()
-                    if now - streaks[key].out_at <= window
+                    if w.at - streaks[key].out_at <= window
                 )
                 if len(saw) < self.quorum:
                     self._fail(

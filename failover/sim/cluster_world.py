@@ -55,7 +55,10 @@ CLUSTER_DESCRIPTIONS = {
 STEADY_KINDS = frozenset(
     {"outage", "stale", "cutoff", "throttle", "lost_response", *CLUSTER_KINDS}
 )
-LEADER = "*leader"  # a fault aimed at whoever leads when it starts
+LEADER = "*leader"
+ARMED = 8  # rounds a pause waits for the leader's next batch before striking between rounds
+# Regions with origins in both zones of the world (a pause's two outages share a zone).
+BOTH_ZONES = ("eu-west-1", "us-east-1")  # a fault aimed at whoever leads when it starts
 
 
 class DriftClock(SimClock):
@@ -97,6 +100,7 @@ class TableState:
 
     items: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
     takes: list[LeaseWrite] = field(default_factory=list)  # the writes that took it (epochs)
+    renewed: dict[tuple[str, int], float] = field(default_factory=dict)  # last write, by term
     renewals: int = 0
     calls: int = 0
     refused: int = 0
@@ -165,6 +169,8 @@ class SimTable:
             "renewal": new.renewal,
             "schema": views.SCHEMA,
         }
+        if write.kind != "release":
+            self.state.renewed[(self.replica, new.epoch)] = self.now()
         if write.kind == "take":
             self.state.takes.append(LeaseWrite(self.now(), self.replica, write.kind, new))
         else:
@@ -291,16 +297,23 @@ def _one(
         who = LEADER if rng.random() < 0.5 else someone
         return [Fault(kind, start, min(end, start + rng.uniform(20.0, 6 * lease)), replica=who)]
     if kind == "pause":
-        # Past the lease: its deadline passes, another takes over and bumps the fence.
-        pause = rng.uniform(1.2, 4.0) * lease
-        outage = Fault(
-            "outage",
-            start,
-            min(end, start + rng.uniform(60.0, 900.0)),
-            of_regions([rng.choice(regions)]),
-            rng.choice((Outcome.HTTP_5XX, Outcome.HTTP_403, Outcome.TIMEOUT)),
+        # The classic fencing case. An outage of Region A makes the leader send a batch;
+        # it stops on the way out, past its lease. A ends meanwhile, and Region B fails:
+        # the new leader writes B's change (bumping the fence) and never touches A's
+        # sets, so only the fence can refuse the resumed leader's batch about A.
+        a, b = rng.sample(BOTH_ZONES, 2)
+        fail = rng.choice((Outcome.HTTP_5XX, Outcome.HTTP_403, Outcome.TIMEOUT))
+        first = Fault("outage", start, start + rng.uniform(50.0, 120.0), of_regions([a]), fail)
+        later = start + rng.uniform(20.0, 90.0)
+        second = Fault(
+            "outage", later, later + rng.uniform(120.0, 900.0), of_regions([b]), fail
         )
-        return [Fault(kind, start, start + pause + 120.0, replica=LEADER, down=pause), outage]
+        pause = rng.uniform(2.0, 5.0) * lease
+        return [
+            Fault(kind, start, start + pause + 300.0, replica=LEADER, down=pause),
+            first,
+            second,
+        ]
     if kind == "table_down":
         return [Fault(kind, start, min(end, start + rng.uniform(20.0, 900.0)))]
     if kind == "table_lost":
