@@ -141,7 +141,7 @@ class Runner:
             blind,
         )
         if self.cluster is not None:
-            lead, health, frozen, said = self.cluster.round(cfg, health, blind, sets)
+            lead, health, frozen, said = self.cluster.round(cfg, health, blind, sets, self.reader)
             emit(said, m)
             if not lead:
                 return
