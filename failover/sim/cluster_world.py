@@ -19,7 +19,7 @@ from failover.sim.world import SimClock
 # Faults of one replica: its path to one or two Regions cut, its prober blind, its path
 # to the table cut, the leader paused past its lease, a replica killed and restarted.
 # The table down for every replica, and its answers lost after a write was applied.
-REPLICA_KINDS = ("path_cut", "blind", "table_cut", "pause", "kill")
+REPLICA_KINDS = ("path_cut", "blind", "table_cut", "pause", "kill", "minority")
 TABLE_KINDS = ("table_down", "table_lost")
 CLUSTER_KINDS = (*REPLICA_KINDS, *TABLE_KINDS)
 # The faults of the single-daemon mix that the cluster run combines with its own.
@@ -39,6 +39,7 @@ CLUSTER_WEIGHTS = {
     "kill": 3,
     "table_down": 2,
     "table_lost": 1,
+    "minority": 2,
 }
 CLUSTER_DESCRIPTIONS = {
     "path_cut": "one replica's path to one or two Regions cut: it alone sees their origins fail",
@@ -48,6 +49,8 @@ CLUSTER_DESCRIPTIONS = {
     "kill": "a replica killed (the leader, often), restarted later under the same name",
     "table_down": "the table unreachable for every replica",
     "table_lost": "the table applies writes but some answers are lost",
+    "minority": "two replicas out of the count (killed, blind or cut from the table) while "
+    "the third's path to a Region is cut: one view alone must move nothing",
 }
 # Faults whose effect is steady while they last: an origin they move should move once
 # each way. Random or periodic faults (partial, flap) and origins struck twice in one
@@ -56,9 +59,7 @@ STEADY_KINDS = frozenset(
     {"outage", "stale", "cutoff", "throttle", "lost_response", *CLUSTER_KINDS}
 )
 LEADER = "*leader"
-ARMED = 8  # rounds a pause waits for the leader's next batch before striking between rounds
-# Regions with origins in both zones of the world (a pause's two outages share a zone).
-BOTH_ZONES = ("eu-west-1", "us-east-1")  # a fault aimed at whoever leads when it starts
+ARMED = 8  # rounds a pause waits for the leader's next batch before striking between rounds  # a fault aimed at whoever leads when it starts
 
 
 class DriftClock(SimClock):
@@ -293,27 +294,54 @@ def _one(
         return [Fault(kind, start, end, of_regions(picked), outcome, replica=someone)]
     if kind == "blind":
         return [Fault(kind, start, end, replica=someone)]
-    if kind in ("table_cut", "kill"):
+    if kind == "kill":
         who = LEADER if rng.random() < 0.5 else someone
         return [Fault(kind, start, min(end, start + rng.uniform(20.0, 6 * lease)), replica=who)]
-    if kind == "pause":
-        # The classic fencing case. An outage of Region A makes the leader send a batch;
-        # it stops on the way out, past its lease. A ends meanwhile, and Region B fails:
-        # the new leader writes B's change (bumping the fence) and never touches A's
-        # sets, so only the fence can refuse the resumed leader's batch about A.
-        a, b = rng.sample(BOTH_ZONES, 2)
-        fail = rng.choice((Outcome.HTTP_5XX, Outcome.HTTP_403, Outcome.TIMEOUT))
-        first = Fault("outage", start, start + rng.uniform(50.0, 120.0), of_regions([a]), fail)
-        later = start + rng.uniform(20.0, 90.0)
-        second = Fault(
-            "outage", later, later + rng.uniform(120.0, 900.0), of_regions([b]), fail
-        )
-        pause = rng.uniform(2.0, 5.0) * lease
-        return [
-            Fault(kind, start, start + pause + 300.0, replica=LEADER, down=pause),
-            first,
-            second,
+    if kind == "table_cut":
+        who = LEADER if rng.random() < 0.5 else someone
+        cut = Fault(kind, start, min(end, start + rng.uniform(20.0, 6 * lease)), replica=who)
+        if rng.random() < 0.5:
+            return [cut]
+        # Cut while the leader ramps an origin back up (slow start): writes it had
+        # planned go on round after round, and must stop at its deadline.
+        back = start - rng.uniform(40.0, 150.0)
+        region = rng.choice(regions)
+        fail = rng.choice((Outcome.HTTP_5XX, Outcome.TIMEOUT))
+        return [cut, Fault("outage", back - rng.uniform(60.0, 600.0), back, of_regions([region]), fail)]
+    if kind == "minority":
+        # The quorum never shrinks to whoever is left: two replicas out, the third's
+        # partial view alone, for long enough that a leader would act on it.
+        seer, *out = rng.sample(list(names), 3) if len(names) >= 3 else (someone,)
+        length = rng.uniform(120.0, 900.0)
+        picked = rng.sample(regions, rng.choice((1, 2)))
+        outcome = rng.choice((Outcome.TIMEOUT, Outcome.CONNECTION))
+        faults = [
+            Fault("path_cut", start, start + length, of_regions(picked), outcome, replica=seer)
         ]
+        for other in out:
+            how = rng.choice(("kill", "blind", "table_cut"))
+            faults.append(Fault(how, start - 5.0, start + length + 60.0, replica=other))
+        return faults
+    if kind == "pause":
+        # The classic fencing case. An outage of a Region makes the leader send a batch;
+        # it stops on the way out, past its lease. The outage ends meanwhile; the new
+        # leader writes the zone (bumping the fence) and restores what it lowered, so
+        # the batch the old leader resumes with matches the weights again: only the
+        # fence refuses it. Sometimes another Region fails meanwhile too.
+        region = rng.choice(regions)
+        fail = rng.choice((Outcome.HTTP_5XX, Outcome.HTTP_403, Outcome.TIMEOUT))
+        pause = rng.uniform(3.0, 6.0) * lease
+        out = [
+            Fault(kind, start, start + pause + 300.0, replica=LEADER, down=pause),
+            Fault("outage", start, start + rng.uniform(45.0, 80.0), of_regions([region]), fail),
+        ]
+        if rng.random() < 0.5:
+            later = start + rng.uniform(20.0, 90.0)
+            other = rng.choice([r for r in regions if r != region])
+            out.append(
+                Fault("outage", later, later + rng.uniform(120.0, 900.0), of_regions([other]), fail)
+            )
+        return out
     if kind == "table_down":
         return [Fault(kind, start, min(end, start + rng.uniform(20.0, 900.0)))]
     if kind == "table_lost":

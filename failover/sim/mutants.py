@@ -166,8 +166,8 @@ MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "own_fault_counted": (("creds_expiry", "clock_skew", "outage"), 60.0),
     "freshness_absolute": (("source_down", "stale"), 60.0),
     # Cluster mode: run by the cluster simulation (REPLICAS), on its own fault kinds.
-    "deadline_ignored": (("table_cut", "outage"), 4.0),
-    "quorum_of_live": (("path_cut", "blind", "kill", "table_cut"), 4.0),
+    "deadline_ignored": (("table_cut",), 4.0),
+    "quorum_of_live": (("minority",), 4.0),
     "fence_not_reasserted": (("pause",), 4.0),
 }
 # Mutants of cluster mode, and the replicas their simulation runs.
