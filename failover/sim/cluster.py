@@ -81,28 +81,10 @@ class Node:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-SLOW_START = 180.0
-
-
 def cluster_config(replicas: int = 3) -> Config:
-    """The single daemon's world, with `[cluster]`; every origin ramps back over 3 minutes
-    (a recovery is written over many rounds, which a leader cut off must stop writing)."""
-    world = world_config()
-    pools = tuple(
-        dataclasses.replace(
-            p,
-            origins=tuple(
-                dataclasses.replace(
-                    o, health=dataclasses.replace(o.health, slow_start=SLOW_START)
-                )
-                for o in p.origins
-            ),
-        )
-        for p in world.pools
-    )
+    """The single daemon's world, with `[cluster]`."""
     return dataclasses.replace(
-        world,
-        pools=pools,
+        world_config(),
         cluster=ClusterSettings(
             "sim-table", replicas, lease_seconds=LEASE, lease_margin_seconds=MARGIN
         ),

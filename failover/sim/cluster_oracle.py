@@ -197,7 +197,11 @@ class ClusterOracle:
         mine = self.streaks.setdefault(replica, {k: Streak() for k in self.origins})
         for key, r in results.items():
             s = mine[key]
-            if r.outcome.healthy:
+            max_age = self.origins[key].health.max_age
+            # A canary older than max_age fails (the world's stale canaries are each
+            # alone in their pool, so the daemon's judgement against the pool agrees).
+            old = max_age > 0 and r.age is not None and r.age > max_age
+            if r.outcome.healthy and not old:
                 s.count, s.exempted = 0, False
                 continue
             if blind or r.outcome.own_fault:

@@ -23,7 +23,16 @@ REPLICA_KINDS = ("path_cut", "blind", "table_cut", "pause", "kill", "minority")
 TABLE_KINDS = ("table_down", "table_lost")
 CLUSTER_KINDS = (*REPLICA_KINDS, *TABLE_KINDS)
 # The faults of the single-daemon mix that the cluster run combines with its own.
-SHARED_KINDS = ("outage", "partial", "flap", "stale", "cutoff", "throttle", "lost_response")
+SHARED_KINDS = (
+    "outage",
+    "partial",
+    "flap",
+    "stale",
+    "cutoff",
+    "throttle",
+    "lost_response",
+    "busy",
+)
 CLUSTER_WEIGHTS = {
     "outage": 6,
     "partial": 2,
@@ -56,7 +65,7 @@ CLUSTER_DESCRIPTIONS = {
 # each way. Random or periodic faults (partial, flap) and origins struck twice in one
 # episode are left out of the flip-flop check.
 STEADY_KINDS = frozenset(
-    {"outage", "stale", "cutoff", "throttle", "lost_response", *CLUSTER_KINDS}
+    {"outage", "stale", "cutoff", "throttle", "lost_response", "busy", *CLUSTER_KINDS}
 )
 LEADER = "*leader"
 ARMED = 8  # rounds a pause waits for the leader's next batch before striking between rounds  # a fault aimed at whoever leads when it starts
@@ -300,14 +309,16 @@ def _one(
     if kind == "table_cut":
         who = LEADER if rng.random() < 0.5 else someone
         cut = Fault(kind, start, min(end, start + rng.uniform(20.0, 6 * lease)), replica=who)
-        if rng.random() < 0.5:
+        if who != LEADER or rng.random() < 0.3:
             return [cut]
-        # Cut while the leader ramps an origin back up (slow start): writes it had
-        # planned go on round after round, and must stop at its deadline.
-        back = start - rng.uniform(40.0, 150.0)
+        # Cut while the leader has a batch it cannot land: a Region fails just before
+        # and Route 53 refuses its changes for a while (PriorRequestNotComplete), so the leader tries again round
+        # after round, and must stop at its own deadline.
         region = rng.choice(regions)
         fail = rng.choice((Outcome.HTTP_5XX, Outcome.TIMEOUT))
-        return [cut, Fault("outage", back - rng.uniform(60.0, 600.0), back, of_regions([region]), fail)]
+        failing = Fault("outage", start - 40.0, start + rng.uniform(120.0, 900.0), of_regions([region]), fail)
+        refusing = Fault("busy", start - 20.0, start + rng.uniform(45.0, 90.0), p=1.0)
+        return [cut, failing, refusing]
     if kind == "minority":
         # The quorum never shrinks to whoever is left: two replicas out, the third's
         # partial view alone, for long enough that a leader would act on it.
@@ -324,24 +335,17 @@ def _one(
         return faults
     if kind == "pause":
         # The classic fencing case. An outage of a Region makes the leader send a batch;
-        # it stops on the way out, past its lease. The outage ends meanwhile; the new
-        # leader writes the zone (bumping the fence) and restores what it lowered, so
-        # the batch the old leader resumes with matches the weights again: only the
-        # fence refuses it. Sometimes another Region fails meanwhile too.
+        # it stops on the way out, past its lease. The outage is short: the new leader
+        # takes the Region out (bumping the fence) and, the outage over, puts it back,
+        # so the batch the old leader resumes with matches the weights again and only
+        # the fence can refuse it.
         region = rng.choice(regions)
         fail = rng.choice((Outcome.HTTP_5XX, Outcome.HTTP_403, Outcome.TIMEOUT))
         pause = rng.uniform(3.0, 6.0) * lease
-        out = [
+        return [
             Fault(kind, start, start + pause + 300.0, replica=LEADER, down=pause),
             Fault("outage", start, start + rng.uniform(45.0, 80.0), of_regions([region]), fail),
         ]
-        if rng.random() < 0.5:
-            later = start + rng.uniform(20.0, 90.0)
-            other = rng.choice([r for r in regions if r != region])
-            out.append(
-                Fault("outage", later, later + rng.uniform(120.0, 900.0), of_regions([other]), fail)
-            )
-        return out
     if kind == "table_down":
         return [Fault(kind, start, min(end, start + rng.uniform(20.0, 900.0)))]
     if kind == "table_lost":

@@ -166,9 +166,9 @@ MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "own_fault_counted": (("creds_expiry", "clock_skew", "outage"), 60.0),
     "freshness_absolute": (("source_down", "stale"), 60.0),
     # Cluster mode: run by the cluster simulation (REPLICAS), on its own fault kinds.
-    "deadline_ignored": (("table_cut",), 4.0),
-    "quorum_of_live": (("minority",), 4.0),
-    "fence_not_reasserted": (("pause",), 4.0),
+    "deadline_ignored": (("table_cut",), 1.5),
+    "quorum_of_live": (("minority",), 1.0),
+    "fence_not_reasserted": (("pause",), 1.5),
 }
 # Mutants of cluster mode, and the replicas their simulation runs.
 REPLICAS = {"deadline_ignored": 3, "quorum_of_live": 3, "fence_not_reasserted": 3}
