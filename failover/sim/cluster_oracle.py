@@ -26,6 +26,8 @@ CLUSTER_INVARIANTS = {
     "no_flip_flop": "in an episode of steady faults an origin's weight turns at most once",
     "round_never_raises": "a round never raises",
 }
+# Faults of one replica that keep its view out of the leader's count.
+OUT_OF_COUNT = frozenset({"table_cut", "kill", "pause", "blind"})
 # Route 53 faults delay any write; the table down stops every lease renewal.
 DELAYING = frozenset({"throttle", "lost_response", "r53_timeout", "busy", "r53_down"})
 
@@ -272,11 +274,20 @@ class ClusterOracle:
             f.kind in wanted and f.start <= now and f.end >= since for f in self._faults[-50:]
         )
 
+    def _out_of_count(self, replica: str, now: float) -> bool:
+        """Whether the leader may not count the replica's view: it was cut from the table,
+        killed, paused or blind recently (a view must advance again before it counts)."""
+        recent = now - 2 * self.config.daemon.interval - 5.0
+        return any(
+            f.replica == replica and f.kind in OUT_OF_COUNT and f.start <= now and f.end >= recent
+            for f in self._faults[-50:]
+        )
+
     def _check_bound(self, now: float, dead: set[str]) -> None:
         lease = self.cluster.lease_seconds
         failing: dict[OriginKey, list[float]] = {}
         for name, streaks in self.streaks.items():
-            if name in dead:
+            if name in dead or self._out_of_count(name, now):
                 continue
             for key, s in streaks.items():
                 if s.count > 0 and not s.exempted:
