@@ -74,6 +74,7 @@ class Node:
     runner: Runner
     replica: Replica
     prober: SimProber
+    store: Route53Store
     next_local: float
     dead_until: float | None = None  # true time of its restart while killed
     paused_until: float = float("-inf")  # true time it wakes from a pause between rounds
@@ -112,7 +113,7 @@ class ClusterSimulation:
         self.pending = sorted(self.scenario.faults, key=lambda f: f.start, reverse=True)
         self.frontier = 0.0
         self.table = cw.TableState()
-        self.overrides = MemoryOverrides(lambda: self.now())
+        self.overrides = MemoryOverrides(self.now)
         owned = {p.record: {o.id for o in p.origins} for p in self.config.pools}
         self.r53 = FakeRoute53(self.now, Route53Faults(lambda: self.active, self.rng), owned)
         self._seed_route53()
@@ -121,8 +122,7 @@ class ClusterSimulation:
         self.nodes = {n: self._node(n, i, 0.0) for i, n in enumerate(self.names)}
         self.actor = self.nodes[self.names[0]]
         self.busy: set[str] = set()
-        store = self.actor.runner.store_
-        assert isinstance(store, Route53Store)
+        store = self.actor.store
         cycle = sum(
             min(store.backoff_max, store.backoff * 2**k) * 1.5 for k in range(store.attempts)
         )
@@ -192,7 +192,7 @@ class ClusterSimulation:
         runner.writer.fencer = Fencer(store, replica.may_write, apexes=ZONES)
         # Replicas start a fraction of an interval apart, each on its own cadence.
         first = clock() + (index * self.interval / len(self.names) if old is None else 0.0)
-        return Node(name, clock, runner, replica, prober, first)
+        return Node(name, clock, runner, replica, prober, store, first)
 
     # -- faults ---------------------------------------------------------------------------
     def _leader(self) -> str:

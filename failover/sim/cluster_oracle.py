@@ -83,7 +83,8 @@ class ClusterOracle:
 
     def __post_init__(self) -> None:
         cluster = self.config.cluster
-        assert cluster is not None
+        if cluster is None:
+            raise ValueError("the cluster oracle judges a config with [cluster]")
         self.cluster = cluster
         self.quorum = cluster.needed
         self.origins = {o.key: o for o in self.config.all_origins()}
@@ -259,7 +260,7 @@ class ClusterOracle:
 
     # -- the bound ------------------------------------------------------------------------
     def bound(self, o: OriginKey, takeover: bool) -> float:
-        """fall × interval + timeout + one interval (+ a write cycle), on the slowest clock;
+        """fall x interval + timeout + one interval (+ a write cycle), on the slowest clock;
         plus the lease and the rounds a new leader needs to see views move, on a takeover."""
         h = self.origins[o].health
         interval = self.config.daemon.interval / (1 - self.drift)

@@ -72,7 +72,7 @@ ARMED = 8  # rounds a pause waits for the leader's next batch before striking be
 
 
 class DriftClock(SimClock):
-    """A replica's monotonic clock: `offset + rate × true`, over the replica's own true time.
+    """A replica's monotonic clock: `offset + rate x true`, over the replica's own true time.
 
     `cursor` is the replica's position on the world's true timeline; sleeping or
     waiting on a probe moves it on. The rate differs from 1 by a few per cent.
@@ -82,7 +82,7 @@ class DriftClock(SimClock):
         self.rate, self.offset, self.cursor = rate, offset, cursor
         super().__init__(offset + rate * cursor)
 
-    @property  # type: ignore[override]
+    @property
     def t(self) -> float:
         return self.offset + self.rate * self.cursor
 
@@ -191,7 +191,7 @@ class SimTable:
         self._reach("Query")
         return [dict(v) for (pk, _), v in sorted(self.state.items.items()) if pk == views.PK]
 
-    def publish(self, items: list[dict[str, object]], previous_shards: int) -> None:
+    def publish(self, items: Sequence[Mapping[str, object]], previous_shards: int) -> None:
         self._reach("PutItem")
         for item in [*items[1:], *items[:1]]:
             self.state.items[(views.PK, str(item["sk"]))] = dict(item)
@@ -316,7 +316,9 @@ def _one(
         # after round, and must stop at its own deadline.
         region = rng.choice(regions)
         fail = rng.choice((Outcome.HTTP_5XX, Outcome.TIMEOUT))
-        failing = Fault("outage", start - 40.0, start + rng.uniform(120.0, 900.0), of_regions([region]), fail)
+        failing = Fault(
+            "outage", start - 40.0, start + rng.uniform(120.0, 900.0), of_regions([region]), fail
+        )
         refusing = Fault("busy", start - 20.0, start + rng.uniform(45.0, 90.0), p=1.0)
         return [cut, failing, refusing]
     if kind == "minority":
@@ -358,4 +360,3 @@ def touched(f: Fault, config: Config) -> frozenset[tuple[str, str]]:
     if f.replica or f.kind in CLUSTER_KINDS or f.kind == "cutoff":
         return frozenset()
     return f.origins
-

@@ -10,9 +10,9 @@ from typing import Any
 from failover.aws import route53 as route53_store
 from failover.aws.route53 import Route53Store, _to_rrset
 from failover.core import evidence, health, plan, policy, quorum, records
+from failover.core.events import Event
 from failover.core.fence import Fence
 from failover.core.lease import Lease
-from failover.core.events import Event
 from failover.model import (
     Change,
     Config,

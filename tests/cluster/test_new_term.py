@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 from prometheus_client import CollectorRegistry
 
@@ -105,9 +106,10 @@ def test_a_leader_taking_over_mid_ramp_goes_on_from_what_route53_holds_now() -> 
     rounds(14)  # hold-down, rise, and part of the slow start
     ramp = weights[-1]
     assert 0 < ramp < POOL.origins[0].weight, weights
-    assert runners[0].cluster is not None and runners[0].cluster.leading()
+    assert runners[0].cluster is not None
+    assert runners[0].cluster.leading()
     alive[0] = False  # r1 dies mid-ramp
     rounds(30)
     after = weights[-31:]
-    assert all(b >= a for a, b in zip(after, after[1:], strict=False)), after
+    assert all(b >= a for a, b in itertools.pairwise(after)), after
     assert after[-1] == POOL.origins[0].weight, after
