@@ -145,6 +145,10 @@ class Runner:
             emit(said, m)
             if not lead:
                 return
+            fences = self.writer.unfenced(cfg)
+            if fences and self.writer.lane.idle:  # a new leader bumps every fence first
+                self.writer.fence(self.change_ids(), fences)
+                self._take_written(report)
         decided = plan.make(
             cfg,
             sets,

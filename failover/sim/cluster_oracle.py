@@ -303,8 +303,13 @@ class ClusterOracle:
             if len(starts) < self.quorum:
                 self.faults_of[key] = Quorum()
                 continue
+            pool = self.config.pool(key.pool)
+            weight = self.r53.weight(pool.zone_id, pool.record, key.origin)
             if q.since is None:
-                q.since = starts[self.quorum - 1]
+                # From the quorum-th replica's first failing probe, or from when a replica
+                # whose streak ran on out of the count came back into it.
+                q.since = max(starts[self.quorum - 1], now - self.config.daemon.interval)
+                q.done = weight == 0  # already out: nothing to measure
             if q.done:
                 continue
             since = q.since
@@ -316,8 +321,6 @@ class ClusterOracle:
             takeover = self._disturbed(
                 since - lease, now, ("kill", "pause", "table_cut", "table_down")
             ) or any(w.kind == "take" and w.at >= since - lease for w in self.table.takes)
-            pool = self.config.pool(key.pool)
-            weight = self.r53.weight(pool.zone_id, pool.record, key.origin)
             if weight == 0:
                 q.done = True
                 if not q.excused:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from failover.aws.route53 import RateLimiter, Route53Store
 from failover.cluster.fencing import Fencer
 from failover.cluster.memory import MemoryTable
 from failover.cluster.replica import Replica
+from failover.errors import ConflictError
 from failover.metrics import Metrics
-from failover.model import ClusterSettings, HealthSettings, Outcome, quote_txt
+from failover.model import Change, ClusterSettings, HealthSettings, Outcome, Reason, quote_txt
 from failover.round import Runner
 from failover.sim.route53 import FakeRoute53, fqdn
 from failover.sim.world import MemoryOverrides
-from tests.factories import Clock, ScriptedProber, make_config, make_pool
+from tests.factories import Clock, ScriptedProber, make_config, make_pool, wset
 
 H = HealthSettings(timeout=0.5, fall=2, rise=2, hold_down=5.0, hold_down_max=40.0, slow_start=40.0)
 POOL = make_pool(record="www.example.com", health=H, zone_id="Z1")
@@ -113,3 +115,35 @@ def test_a_leader_taking_over_mid_ramp_goes_on_from_what_route53_holds_now() -> 
     after = weights[-31:]
     assert all(b >= a for a, b in itertools.pairwise(after)), after
     assert after[-1] == POOL.origins[0].weight, after
+
+
+def test_a_new_leader_bumps_every_fence_at_once_so_an_old_batch_finds_none_unchanged() -> None:
+    """Nothing to change in a steady world, yet the fence moves with each new term: a batch
+    the old leader prepared (and was held up past its lease) then fails as a conflict."""
+    clock, r53 = _world()
+    table = MemoryTable()
+    runners = [_runner(f"r{i}", clock, r53, table) for i in (1, 2, 3)]
+    fence = ("_failover-epoch.example.com.", "TXT", "")
+
+    def rounds(n: int, alive: int) -> None:
+        for _ in range(n):
+            for runner in runners[3 - alive :]:
+                assert runner.run_round().error == ""
+            clock.t += 1.0
+
+    rounds(3, alive=3)
+    assert r53.sets("Z1")[fence]["ResourceRecords"] == [{"Value": quote_txt("1")}]
+    old = runners[0].writer.fencer
+    assert isinstance(old, Fencer)
+    before = dict(old.known)
+    rounds(12, alive=2)  # r1 stopped: r2 takes the lease after it and bumps the fence
+    held = r53.sets("Z1")[fence]["ResourceRecords"]
+    assert held == [{"Value": quote_txt("2")}]
+    assert r53.weight("Z1", POOL.record, A) == POOL.origins[0].weight
+    # The batch r1 had prepared under epoch 1, sent now as it would be on waking.
+    stale = Fencer(old.store, lambda: (1, True), apexes={"Z1": "example.com"})
+    stale.known = before
+    down = Change(POOL.name, wset(POOL, A, 100), wset(POOL, A, 0), Reason.DOWN)
+    with pytest.raises(ConflictError):
+        stale.change("Z1", [down], "failover stale")
+    assert r53.weight("Z1", POOL.record, A) == POOL.origins[0].weight
