@@ -144,3 +144,17 @@ def test_a_seed_replays_exactly() -> None:
         b.route53_calls,
     )
     assert a.replay == "python -m failover.sim --seed 3 --hours 5"
+
+
+def test_a_cluster_seed_replays_exactly() -> None:
+    """Three replicas, drifting clocks, a paused leader resumed mid-send: the same again."""
+    a, b = (simulate_cluster(8, 1.0, 3, ("pause", "kill", "path_cut")) for _ in range(2))
+    assert (a.rounds, a.faults, a.changes, a.takeovers, a.paused_sends) == (
+        b.rounds,
+        b.faults,
+        b.changes,
+        b.takeovers,
+        b.paused_sends,
+    )
+    assert a.paused_sends > 0
+    assert a.replay == "python -m failover.sim --replicas 3 --seed 8 --hours 1"
