@@ -146,10 +146,14 @@ class Runner:
             blind,
         )
         if self.cluster is not None:
-            lead, health, frozen, said = self.cluster.round(cfg, health, blind, sets)
+            lead, health, frozen, said = self.cluster.round(cfg, health, blind, sets, self.reader)
             emit(said, m)
             if not lead:
                 return
+            fences = self.writer.unfenced(cfg)
+            if fences and self.writer.lane.idle:  # a new leader bumps every fence first
+                self.writer.fence(self.change_ids(), fences)
+                self._take_written(report)
         decided = plan.make(
             cfg,
             self.kvs.sets(sets),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from failover.core import fence
@@ -76,6 +76,19 @@ class Fencer:
         with self._lock:
             self.known[zone_id] = (epoch, Held((decided.value,), fence.TTL))
         return change_id
+
+    def unfenced(self, zones: Iterable[str]) -> list[str]:
+        """The zones no batch of the epoch held has landed in yet (none if it may not write).
+
+        A new leader bumps each of them at once with a batch of the fence alone: until
+        it does, a batch of the epoch before, held up past the lease, would still find
+        that zone's fence unchanged and land.
+        """
+        epoch, may = self.lease()
+        if epoch < 1 or not may:
+            return []
+        with self._lock:
+            return [z for z in zones if self.known.get(z, (0, None))[0] != epoch]
 
     def forget(self) -> None:
         with self._lock:

@@ -43,6 +43,12 @@ class TablePort(Protocol):
     def publish(self, items: Sequence[Mapping[str, object]], previous_shards: int) -> None: ...
 
 
+class Freshness(Protocol):
+    """When Route 53 was last read (failover.stages.records.RecordsStage)."""
+
+    def read_before(self, config: Config, t: float) -> bool: ...
+
+
 class ClusterMetrics:
     """failover_cluster_*: leadership, epoch, live replicas, quorum, disagreements, view ages."""
 
@@ -218,12 +224,15 @@ class Replica:
         health: Mapping[OriginKey, Health],
         blind: bool,
         records: Mapping[str, Mapping[str, WeightedSet]],
+        fresh: Freshness | None = None,
     ) -> tuple[bool, dict[OriginKey, Health], bool, list[Event]]:
         """Publish this round's view; if leading, the health and freeze policy should use.
 
         Returns (leading, health, frozen, events). A replica that does not lead plans and
         writes nothing; the leader's health comes from the quorum, its own blindness
-        counts only as its own view does.
+        counts only as its own view does. A new term waits, frozen, for a read of Route
+        53 made since it began (`fresh`): a follower reads seldom, and a merge seeded
+        from an old read would restart a slow start from the weight it held then.
         """
         said = self.collect()
         self.start(health, blind)
@@ -231,6 +240,10 @@ class Replica:
         if not self.leading():
             self._export()
             return False, dict(health), blind, said
+        if fresh is not None and fresh.read_before(config, self.led_since):
+            self.merged = {}
+            self._export()
+            return True, dict(health), True, said
         merged, lost, more = self.inputs(config, records)
         self._export()
         return True, merged, lost, said + more

@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections import Counter
 
-from failover.sim.mutants import MIXES, mutant
+from failover.sim.cluster import simulate_cluster
+from failover.sim.mutants import MIXES, REPLICAS, mutant
 from failover.sim.report import markdown, merge
 from failover.sim.run import Result, simulate
 
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, action="append", help="seed (repeatable)")
     parser.add_argument("--hours", type=float, default=100.0, help="simulated hours per seed")
     parser.add_argument("--report", action="store_true", help="print the reliability section")
+    parser.add_argument(
+        "--replicas", type=int, default=0, help="cluster mode: this many replicas (0: one daemon)"
+    )
     args = parser.parse_args(argv)
     if args.report:
         seeds = tuple(args.seed or REPORT_SEEDS)
@@ -35,14 +39,22 @@ def main(argv: list[str] | None = None) -> int:
         results = [simulate(s, hours) for s in seeds]
         caught: dict[str, Counter[str]] = {}
         for name, (kinds, mutant_hours) in MIXES.items():
+            broken: Result
             with mutant(name):
-                broken = simulate(REPORT_SEEDS[0], mutant_hours, kinds)
+                if name in REPLICAS:
+                    broken = simulate_cluster(REPORT_SEEDS[0], mutant_hours, REPLICAS[name], kinds)
+                else:
+                    broken = simulate(REPORT_SEEDS[0], mutant_hours, kinds)
             caught[name] = Counter(v.invariant for v in broken.violations)
         sys.stdout.write(markdown(results, seeds, caught))
         return 1 if merge(results).violations else 0
     results = []
     for seed in args.seed or [1]:
-        r = simulate(seed, args.hours)
+        r = (
+            simulate_cluster(seed, args.hours, args.replicas)
+            if args.replicas
+            else simulate(seed, args.hours)
+        )
         _print_result(r)
         results.append(r)
     total = merge(results)

@@ -7,9 +7,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from failover.aws import route53 as route53_store
 from failover.aws.route53 import Route53Store, _to_rrset
-from failover.core import evidence, health, plan, policy, records
+from failover.core import evidence, health, plan, policy, quorum, records
 from failover.core.events import Event
+from failover.core.fence import Fence
+from failover.core.lease import Lease
 from failover.model import (
     Change,
     Config,
@@ -155,6 +158,26 @@ def _absolute_age(
     return evidence.Freshness(judged, frozenset(), [])
 
 
+def _live_quorum(real: Callable[..., quorum.Merged]) -> Callable[..., quorum.Merged]:
+    """The quorum counted against the replicas whose views are live, not the configured."""
+
+    def merge(origins: Any, ballots: Any, needed: int) -> quorum.Merged:
+        ballots = list(ballots)
+        live = sum(1 for b in ballots if b.counts)
+        return real(origins, ballots, min(needed, quorum.majority(live)))
+
+    return merge
+
+
+def _fence_on_bump_only(real: Callable[[Fence | None], list[Any]]) -> Callable[..., list[Any]]:
+    """A batch carries the fence only when it bumps it: an unchanged epoch is not re-asserted."""
+
+    def changes(fence: Fence | None) -> list[Any]:
+        return [] if fence is not None and not fence.bumps else real(fence)
+
+    return changes
+
+
 # The faults each mutant needs to be exercised, and the simulated hours that suffice.
 MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     # Region outages: a pool without standbys and foreign sets (api, img) sees all of
@@ -170,7 +193,13 @@ MIXES: dict[str, tuple[tuple[str, ...] | None, float]] = {
     "own_fault_counted": (("creds_expiry", "clock_skew", "outage"), 60.0),
     "freshness_absolute": (("source_down", "stale"), 60.0),
     "standby_never_takes_over": (("outage",), 60.0),
+    # Cluster mode: run by the cluster simulation (REPLICAS), on its own fault kinds.
+    "deadline_ignored": (("table_cut",), 1.5),
+    "quorum_of_live": (("minority",), 1.0),
+    "fence_not_reasserted": (("pause",), 1.5),
 }
+# Mutants of cluster mode, and the replicas their simulation runs.
+REPLICAS = {"deadline_ignored": 3, "quorum_of_live": 3, "fence_not_reasserted": 3}
 MUTANTS = {
     "fail_open_disabled": "the pool rule dropped: a pool whose origins all fail is not kept open",
     "hold_down_ignored": "an origin comes back as soon as it has `rise` successes",
@@ -184,6 +213,9 @@ MUTANTS = {
     "own_fault_counted": "S3 refusing the daemon's own credentials counts against the origin",
     "freshness_absolute": "canaries judged by absolute age: the source's outage ages out every replica",
     "standby_never_takes_over": "a standby stays idle when every primary is out: the pool fails open",
+    "deadline_ignored": "a leader writes while it holds the lease, ignoring its own deadline",
+    "quorum_of_live": "the quorum counted against the live replicas, not the configured ones",
+    "fence_not_reasserted": "a batch carries the fence only when it bumps the epoch",
 }
 
 
@@ -220,6 +252,12 @@ def mutant(name: str) -> Iterator[None]:
         patch(evidence, "freshness", _absolute_age)
     elif name == "standby_never_takes_over":
         patch(policy, "_standby", _standbys_idle(policy._standby))
+    elif name == "deadline_ignored":
+        patch(Lease, "may_write", lambda self, now: self.held is not None)
+    elif name == "quorum_of_live":
+        patch(quorum, "merge", _live_quorum(quorum.merge))
+    elif name == "fence_not_reasserted":
+        patch(route53_store, "_fence_changes", _fence_on_bump_only(route53_store._fence_changes))
     else:
         raise KeyError(name)
     try:

@@ -98,6 +98,8 @@ class Fault:
     down: float = 0.0  # flapping: seconds failing, then `up` seconds answering
     up: float = 0.0
     weight: int = 0  # human edits: the weight typed in
+    replica: str = ""  # cluster mode: the one replica it strikes ("" = every replica)
+    episode: int = -1  # cluster mode: the episode of overlapping faults it belongs to
 
     @property
     def label(self) -> str:

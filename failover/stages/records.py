@@ -78,6 +78,16 @@ class RecordsStage:
         self._written_during_read = {k for k in self._written_during_read if k.pool in self.records}
         self.readable = False
 
+    def read_before(self, config: Config, t: float) -> bool:
+        """Whether some zone of `config` was last read before `t` (or never): those are
+        read first at the next start. A new leader plans on nothing older than its term."""
+        stale = False
+        for z in _zones(config.pools):
+            if z not in self.synced or self.synced[z] < t:
+                self.synced.pop(z, None)
+                stale = True
+        return stale
+
     # -- reading ----------------------------------------------------------------------
     def start(self, config: Config, now: float, in_flight: Iterable[OriginKey]) -> None:
         if not self.lane.idle:

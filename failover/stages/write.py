@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,6 +24,8 @@ class Fenced(Protocol):
     def change(
         self, zone_id: str, changes: Sequence[Change], comment: str, guards: Sequence[Guard] = ()
     ) -> str: ...
+
+    def unfenced(self, zones: Iterable[str]) -> list[str]: ...
 
 
 class Writer(Protocol):
@@ -77,6 +79,41 @@ class WriteStage:
             OriginKey(c.pool, c.new.set_id) for _, b in batches for c in b.changes
         )
         self.lane.start(lambda: self._send_all(config, batches), WRITE_DEADLINE)
+
+    def unfenced(self, config: Config) -> list[str]:
+        """Cluster mode: the zones whose fence this leader has not yet bumped."""
+        if self.fencer is None:
+            return []
+        return self.fencer.unfenced(sorted({p.zone_id for p in config.pools}))
+
+    def fence(self, change_id: str, zones: Sequence[str]) -> None:
+        """A new leader's first writes: each zone's fence bumped by a batch of its own."""
+        self.lane.start(lambda: self._fence_all(change_id, zones), WRITE_DEADLINE)
+
+    def _fence_all(self, change_id: str, zones: Sequence[str]) -> Outcome:
+        out = Outcome()
+        for zone_id in zones:
+            if self.fencer is None:
+                break
+            try:
+                self.fencer.change(zone_id, (), f"failover {change_id}")
+            except FencedError as e:
+                out.failures.append("fenced")
+                out.events.append(
+                    events.error(
+                        "write_refused_fenced", change_id=change_id, zone_id=zone_id, reason=str(e)
+                    )
+                )
+            except Route53Error as e:
+                out.failures.append("route53")
+                out.events.append(
+                    events.error(
+                        "fence_bump_failed", change_id=change_id, zone_id=zone_id, error=str(e)
+                    )
+                )
+            else:
+                out.events.append(events.info("fence_bumped", change_id=change_id, zone_id=zone_id))
+        return out
 
     def collect(self) -> Outcome | None:
         late = self.lane.late()

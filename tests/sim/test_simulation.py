@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from failover.sim.mutants import CAUGHT_ELSEWHERE, MIXES, MUTANTS, mutant
+from failover.sim.cluster import simulate_cluster
+from failover.sim.mutants import CAUGHT_ELSEWHERE, MIXES, MUTANTS, REPLICAS, mutant
 from failover.sim.report import markdown, merge
 from failover.sim.run import Result, simulate
 from failover.sim.scenario import OVERRIDES_KINDS
 
 CI_SEEDS = (11, 12, 13, 14)
-CI_HOURS = 260.0  # per seed: 1,040 simulated hours in all
+CI_HOURS = 247.5  # per seed: 990 simulated hours of one daemon
+# Three replicas in cluster mode (slower per hour): 990 + 10 = 1,000 simulated hours in all.
+CLUSTER_SEEDS = (21, 22)
+CLUSTER_HOURS = 5.0
 
 
 def report(capsys: pytest.CaptureFixture[str], text: str) -> None:
@@ -37,23 +41,30 @@ def test_a_thousand_simulated_hours_of_faults_break_no_safety_rule(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     results = [simulate(seed, CI_HOURS) for seed in CI_SEEDS]
-    total = merge(results)
-    text = "\n".join(describe(r) for r in results)
+    clustered = [simulate_cluster(seed, CLUSTER_HOURS) for seed in CLUSTER_SEEDS]
+    single = merge(results)
+    total = merge(results + clustered)
+    text = "\n".join(describe(r) for r in results + clustered)
     kinds = Counter(v.invariant for v in total.violations)
     text += (
         f"\nSIMULATION: {total.hours:g} simulated hours, {total.rounds} rounds, "
         f"{sum(total.faults.values())} faults injected {dict(sorted(total.faults.items()))}, "
         f"{total.changes} changes written, {len(total.violations)} violations {dict(kinds)}, "
-        f"longest failover {total.failover_max:.0f}s"
+        f"longest failover {single.failover_max:.0f}s alone, "
+        f"{merge(clustered).failover_max:.0f}s in cluster mode"
     )
     report(capsys, text)
     (tmp_path / "simulation.md").write_text(markdown(results, CI_SEEDS))
     assert total.hours >= 1000
     assert total.changes > 0
     assert set(total.faults) >= {"cutoff", "flap", "lost_response", "throttle", "human_edit"}
+    assert set(merge(clustered).faults) >= {"path_cut", "pause", "kill", "table_cut"}
     assert not total.violations, text
     # fall x interval + timeout + one write cycle, for the slowest pool (fall 4, timeout 3 s)
-    assert 0 < total.failover_max <= 4 * 10 + 3 + 10, total.failover_max
+    assert 0 < single.failover_max <= 4 * 10 + 3 + 10, single.failover_max
+    # The cluster's bound is judged fault by fault (failover_within_bound); a failover
+    # without a takeover needs a round more than one daemon: the views' round trip.
+    assert merge(clustered).failover_max > 0, text
 
 
 CAUGHT_BY = {
@@ -68,6 +79,9 @@ CAUGHT_BY = {
     "own_fault_counted": {"healthy_never_taken_out", "no_write_while_frozen"},
     "freshness_absolute": {"source_outage_contained"},
     "standby_never_takes_over": {"live_takes_over"},
+    "deadline_ignored": {"one_writer"},
+    "quorum_of_live": {"no_down_on_minority"},
+    "fence_not_reasserted": {"no_superseded_write", "no_flip_flop"},
 }
 
 
@@ -76,10 +90,17 @@ def test_every_mutant_is_caught_by_the_simulation_or_by_a_named_test() -> None:
     assert set(CAUGHT_BY) == set(MIXES)
 
 
-@functools.cache
-def real_core(kinds: tuple[str, ...] | None, hours: float) -> Result:
-    """The real core's run of a fault mix, once per mix: several mutants share one."""
+def run_mix(kinds: tuple[str, ...] | None, hours: float, replicas: int) -> Result:
+    """One seeded run of a fault mix: one daemon, or `replicas` in cluster mode."""
+    if replicas:
+        return simulate_cluster(1, hours, replicas, kinds)
     return simulate(1, hours, kinds)
+
+
+@functools.cache
+def real_core(kinds: tuple[str, ...] | None, hours: float, replicas: int) -> Result:
+    """The real core's run of a fault mix, once per mix: several mutants share one."""
+    return run_mix(kinds, hours, replicas)
 
 
 @pytest.mark.slow
@@ -89,9 +110,9 @@ def test_the_simulation_catches_a_deliberately_broken_core(
     name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kinds, hours = MIXES[name]
-    clean = real_core(kinds, hours)
+    clean = real_core(kinds, hours, REPLICAS.get(name, 0))
     with mutant(name):
-        broken = simulate(1, hours, kinds)
+        broken = run_mix(kinds, hours, REPLICAS.get(name, 0))
     found = Counter(v.invariant for v in broken.violations)
     report(
         capsys,
@@ -124,3 +145,17 @@ def test_a_seed_replays_exactly() -> None:
         b.route53_calls,
     )
     assert a.replay == "python -m failover.sim --seed 3 --hours 5"
+
+
+def test_a_cluster_seed_replays_exactly() -> None:
+    """Three replicas, drifting clocks, a paused leader resumed mid-send: the same again."""
+    a, b = (simulate_cluster(8, 1.0, 3, ("pause", "kill", "path_cut")) for _ in range(2))
+    assert (a.rounds, a.faults, a.changes, a.takeovers, a.paused_sends) == (
+        b.rounds,
+        b.faults,
+        b.changes,
+        b.takeovers,
+        b.paused_sends,
+    )
+    assert a.paused_sends > 0
+    assert a.replay == "python -m failover.sim --replicas 3 --seed 8 --hours 1"
