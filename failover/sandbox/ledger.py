@@ -15,6 +15,7 @@ the cluster bench make of a run:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -157,7 +158,7 @@ def flip_flops(found: Sequence[Move], episodes: Sequence[float]) -> list[str]:
             if start <= m.at < end and m.old is not None and m.new is not None:
                 by.setdefault(m.origin, []).append(1 if m.new > m.old else -1)
         for origin, signs in sorted(by.items()):
-            turns = sum(1 for a, b in zip(signs, signs[1:], strict=False) if a != b)
+            turns = sum(1 for a, b in itertools.pairwise(signs) if a != b)
             if turns > 1:
                 problems.append(
                     f"episode {i + 1}: {origin} changed direction {turns} times "

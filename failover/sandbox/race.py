@@ -58,7 +58,12 @@ class Race:
     """Replicas under seeded leader faults; `play` an episode, then `audit` the run."""
 
     def __init__(self, world: Replicas, seed: int, *, lease: float, patience: float = 20.0):
-        self.world, self.rng, self.lease, self.patience = world, random.Random(seed), lease, patience
+        self.world, self.rng, self.lease, self.patience = (
+            world,
+            random.Random(seed),
+            lease,
+            patience,
+        )
         self.sb = world.sandbox
         self.stopped: set[int] = set()
         self.processes: list[tuple[int, DaemonProcess]] = []  # every process ever started
@@ -125,10 +130,10 @@ class Race:
         lead = self._lead()
         region = self.rng.choice(REGIONS)
         ep = Episode(kind, region, 0.0, victim=self.world.names[lead])
-        ep.after_requests = self.rng.randrange(0, 28)
         if kind == "inflight":
             self._inflight(ep, lead)
         else:
+            ep.after_requests = self.rng.randrange(0, 28)
             base = self._requests(lead)
             ep.at = time.monotonic()
             self.episodes.append(ep)
@@ -249,7 +254,7 @@ class Race:
         problems = ledger.audit_epochs(batches, ZONE) + ledger.audit_writes(batches)
         moves = ledger.moves(batches, self.sb.record)
         problems += ledger.flip_flops(moves, [e.at for e in self.episodes])
-        landed = {s.change_id for b in batches if (s := ledger.Stamp.of(b.comment)) is not None}
+        landed = {t.change_id for b in batches if (t := ledger.Stamp.of(b.comment)) is not None}
         for i, d in self.processes:
             for s in d.events(name="weights_applied"):
                 cid = str(s.event.get("change_id"))
