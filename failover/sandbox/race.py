@@ -68,6 +68,7 @@ class Race:
         self.stopped: set[int] = set()
         self.processes: list[tuple[int, DaemonProcess]] = []  # every process ever started
         self.episodes: list[Episode] = []
+        self.since = time.monotonic()  # Route 53's history is audited from here on
 
     # -- the replicas -------------------------------------------------------------------
     def start(self, i: int) -> None:
@@ -159,8 +160,8 @@ class Race:
                 )
                 self._resume(lead)
             self.wait(f"{region} at 0 in Route 53", lambda: self._records().get(region) == 0)
-            ep.took = self._landed(region, 0, ep.at)
-        self._heal_region(region)
+            ep.took = self.landed(region, 0, ep.at)
+        self.heal_region(region)
         self.wait(f"{region} back", lambda: self._records().get(region) == 100)
         return ep
 
@@ -181,8 +182,8 @@ class Race:
             lambda: self._records().get(ep.region) == 0,
             self.lease + self.patience,
         )
-        ep.took = self._landed(ep.region, 0, ep.at)
-        self._heal_region(ep.region)  # back for all; the held batch still on the wire
+        ep.took = self.landed(ep.region, 0, ep.at)
+        self.heal_region(ep.region)  # back for all; the held batch still on the wire
         self.wait(f"{ep.region} back", lambda: self._records().get(ep.region) == 100)
         path.heal(ROUTE53_CHANGE)  # the stale batch reaches Route 53 now, then its sender wakes
         self._resume(lead)
@@ -209,7 +210,7 @@ class Race:
 
         ep.refused = wait_until(refused, self.patience)
 
-    def _heal_region(self, region: str) -> None:
+    def heal_region(self, region: str) -> None:
         self.sb.heal(region)
         for p in self.world.paths:
             p.heal(self.sb.buckets[region])
@@ -218,7 +219,7 @@ class Race:
         self._signal(i, signal.SIGCONT)
         self.stopped.discard(i)
 
-    def _landed(self, region: str, weight: int, since: float) -> float | None:
+    def landed(self, region: str, weight: int, since: float) -> float | None:
         """Fault → the batch that set the Region's weight landed (Route 53's own history)."""
         for m in ledger.moves(ledger.history(self.sb.zone_id, since), self.sb.record):
             if m.origin == region and m.new == weight:
@@ -250,7 +251,7 @@ class Race:
 
     def audit(self) -> list[str]:
         """Every broken promise found in Route 53's history and the replicas' logs."""
-        batches = ledger.history(self.sb.zone_id)
+        batches = ledger.history(self.sb.zone_id, self.since)
         problems = ledger.audit_epochs(batches, ZONE) + ledger.audit_writes(batches)
         moves = ledger.moves(batches, self.sb.record)
         problems += ledger.flip_flops(moves, [e.at for e in self.episodes])
