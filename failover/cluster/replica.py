@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,7 +40,7 @@ class TablePort(Protocol):
 
     def read_views(self) -> list[dict[str, object]]: ...
 
-    def publish(self, items: list[dict[str, object]], previous_shards: int) -> None: ...
+    def publish(self, items: Sequence[Mapping[str, object]], previous_shards: int) -> None: ...
 
 
 class ClusterMetrics:

@@ -95,6 +95,20 @@ def play(world: Replicas, tl: Timeline, timings: Timings) -> None:
     tl.expect(took is not None, f"the table back: the failover lands ({took})")
     world.heal()
 
+    wait_until(lambda: world.leader() is not None, 10.0)
+    lead = world.leader()
+    if not tl.expect(lead is not None, "a leader"):
+        return
+    assert lead is not None  # noqa: S101 - checked just above
+    tl.head(f"the leader {world.names[lead]} stopped with SIGTERM: it releases the lease")
+    daemon = world.daemons[lead]
+    assert daemon is not None  # noqa: S101 - the leader runs
+    tl.expect(daemon.stop() == 0, f"{world.names[lead]} stopped cleanly on SIGTERM")
+    took = _timed(lambda: world.leader() not in (None, lead), LEASE)
+    tl.expect(
+        took is not None, f"another replica leads at once, without waiting the lease ({took})"
+    )
+
 
 def run(*, replicas: int = 3, out: TextIO = sys.stdout, timings: Timings | None = None) -> int:
     """Run the cluster scenario; 0 if every expectation held."""
