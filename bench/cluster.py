@@ -126,12 +126,7 @@ def cluster_kills(race: Race, kills: int) -> list[tuple[float, str, str]]:
         wait_until(lambda: all_up(sb), PATIENCE)
         d.kill()
         race.start(lead)  # back under its name, for the next trial
-
-        def settled() -> bool:
-            now = race.leader()
-            return now is not None and race.cluster(now).get("live") == world.n
-
-        wait_until(settled, 2 * PATIENCE)
+        wait_until(race.all_live, 2 * PATIENCE)
     return out
 
 

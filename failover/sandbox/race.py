@@ -12,8 +12,9 @@ call goes through its own path, so the count is observable, and no step waits by
   every weight (compare-and-swap alone would take it), so only the fence can refuse it.
 
 `audit()` then reads Route 53's own history (`ledger`) and the replicas' logs: every batch
-fenced at an epoch never below one that landed before, no blind write, no update a leader
-logged as applied missing from Route 53, no flip-flop within an episode, and the end state
+fenced at an epoch never below one that landed before and sent by the replica that took
+the lease at that epoch, no blind write, no update a leader logged as applied missing
+from Route 53, no flip-flop within an episode, and the end state
 equal to what the leader's health says.
 """
 
@@ -99,13 +100,12 @@ class Race:
         """Every replica started; one leads with every view live. Returns the leader."""
         for i in range(self.world.n):
             self.start(i)
-
-        def settled() -> bool:
-            lead = self.leader()
-            return lead is not None and self.cluster(lead).get("live") == self.world.n
-
-        self.wait("one leader and every view live", settled, 3 * self.patience)
+        self.wait("one leader and every view live", self.all_live, 3 * self.patience)
         return self._lead()
+
+    def all_live(self) -> bool:
+        lead = self.leader()
+        return lead is not None and self.cluster(lead).get("live") == self.world.n
 
     def _lead(self) -> int:
         self.wait("a leader", lambda: self.leader() is not None)
@@ -128,6 +128,7 @@ class Race:
     # -- episodes -----------------------------------------------------------------------
     def play(self, kind: str) -> Episode:
         """One episode of `kind`: a Region down for all, the leader hit, the Region back."""
+        self.wait("every view live at the leader", self.all_live)
         lead = self._lead()
         region = self.rng.choice(REGIONS)
         ep = Episode(kind, region, 0.0, victim=self.world.names[lead])
@@ -249,13 +250,37 @@ class Race:
         self.wait("Route 53 at the weights the leader's health says", settled)
         return self._records()
 
+    def _senders(self, stamps: list[ledger.Stamp]) -> list[str]:
+        """Each landed batch was planned by a replica that took the lease at that epoch."""
+        planned: dict[str, int] = {}  # change id → the process (index in `processes`)
+        took: dict[int, set[int]] = {}  # process → epochs it took the lease at
+        for k, (_, d) in enumerate(self.processes):
+            for s in d.events(name="weights_planned"):
+                planned[str(s.event.get("change_id"))] = k
+            took[k] = {int(s.event.get("epoch") or 0) for s in d.events(name="leadership_taken")}
+        problems = []
+        for t in stamps:
+            # a resent batch (`r`) or one pool's part (`p<i>`) extends the planned id
+            n = next((planned[c] for c in planned if t.change_id.startswith(c)), None)
+            if n is None:
+                problems.append(f"{t.change_id} (epoch {t.epoch}) landed; no replica planned it")
+            elif t.epoch not in took[n]:
+                i = self.processes[n][0]
+                problems.append(
+                    f"{t.change_id} landed at epoch {t.epoch}; {self.world.names[i]} never "
+                    f"took the lease at that epoch (it took {sorted(took[n])})"
+                )
+        return problems
+
     def audit(self) -> list[str]:
         """Every broken promise found in Route 53's history and the replicas' logs."""
         batches = ledger.history(self.sb.zone_id, self.since)
         problems = ledger.audit_epochs(batches, ZONE) + ledger.audit_writes(batches)
         moves = ledger.moves(batches, self.sb.record)
         problems += ledger.flip_flops(moves, [e.at for e in self.episodes])
-        landed = {t.change_id for b in batches if (t := ledger.Stamp.of(b.comment)) is not None}
+        stamps = [t for b in batches if (t := ledger.Stamp.of(b.comment)) is not None]
+        landed = {t.change_id for t in stamps}
+        problems += self._senders(stamps)
         for i, d in self.processes:
             for s in d.events(name="weights_applied"):
                 cid = str(s.event.get("change_id"))
