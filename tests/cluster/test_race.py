@@ -31,7 +31,8 @@ SEED = int(os.environ.get("FAILOVER_RACE_SEED") or random.SystemRandom().randran
 @pytest.fixture
 def race() -> Iterator[Race]:
     sb = Sandbox(timings=Timings())
-    world = Replicas(sb, 3, lease=LEASE, margin=MARGIN)
+    # no damping across episodes: each starts from the same hold-down (as bench/failover_time.py)
+    world = Replicas(sb, 3, lease=LEASE, margin=MARGIN, hold_down_max=Timings().hold_down)
     try:
         yield Race(world, SEED, lease=LEASE)
     finally:
