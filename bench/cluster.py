@@ -179,6 +179,7 @@ def main() -> int:
     bound = timings.bound() + timings.interval
     started = time.monotonic()
     with Sandbox(timings=timings) as sb:
+        ledger.watch(sb.zone_id)
         lone, lone_partial = lone_trials(sb, args.trials, timings)
         world = Replicas(sb, 3, lease=LEASE, margin=MARGIN, hold_down_max=timings.hold_down)
         race = Race(world, 0, lease=LEASE, patience=PATIENCE)

@@ -1,6 +1,6 @@
 """Route 53's history on the sandbox, batch by batch, and what cluster mode promises of it.
 
-It reads `route53_strict.journal`: every batch Route 53 accepted, in the order applied,
+It reads `route53_strict.journal` of a zone `watch`ed: every batch Route 53 accepted, in the order applied,
 with its comment (`failover <change id> epoch <N>` from a leader). From it come an
 origin's weight over time, the fence's epoch over time, and the audits the race test and
 the cluster bench make of a run:
@@ -23,9 +23,18 @@ from dataclasses import dataclass
 from failover.aws.route53 import parse_txt
 from failover.core import fence
 from failover.sandbox import route53_model as model
-from failover.sandbox.route53_strict import Applied, journal
+from failover.sandbox.route53_strict import Applied, journal, watch
 
-__all__ = ["Applied", "Move", "Stamp", "audit_epochs", "audit_writes", "flip_flops", "history"]
+__all__ = [
+    "Applied",
+    "Move",
+    "Stamp",
+    "audit_epochs",
+    "audit_writes",
+    "flip_flops",
+    "history",
+    "watch",
+]
 
 _COMMENT = re.compile(r"^failover (?P<change>\S+) epoch (?P<epoch>\d+)$")
 

@@ -70,6 +70,7 @@ class Race:
         self.processes: list[tuple[int, DaemonProcess]] = []  # every process ever started
         self.episodes: list[Episode] = []
         self.since = time.monotonic()  # Route 53's history is audited from here on
+        ledger.watch(self.sb.zone_id)
 
     # -- the replicas -------------------------------------------------------------------
     def start(self, i: int) -> None:
@@ -146,6 +147,9 @@ class Race:
             )
             if kind == "kill":
                 self._signal(lead, signal.SIGKILL)
+                dead = self.world.daemons[lead]
+                if dead is not None:
+                    dead.proc.wait()  # reaped; its log stays readable for the audit
                 self.start(lead)  # the same name, the same config: a restart
             else:
                 epoch = self.cluster(lead).get("epoch") or 0

@@ -9,8 +9,9 @@ with one fixed id, and never returns ``NextRecordIdentifier``. The daemon's comp
 ListResourceRecordSets and GetChange are judged by ``failover.sandbox.route53_model`` —
 the same rules the simulation and the benchmarks use (see that module for each rule and
 its error). It holds under ``mock_aws()`` and in a ``ThreadedMotoServer`` started in the
-same process; ``uninstall()`` restores moto. ``journal(zone)`` lists every batch accepted,
-in the order applied, with its comment (the cluster's race test audits epochs with it).
+same process; ``uninstall()`` restores moto. ``watch(zone)`` makes it keep every batch
+accepted for that zone, in the order applied, with its comment: ``journal(zone)`` (the
+cluster's race test audits epochs with it).
 
 moto keeps the zone's sets as its own ``RecordSet`` objects (CloudFormation and its other
 calls read them): each batch converts them to the model's dicts, lets the model apply the
@@ -54,6 +55,7 @@ class Applied:
 
 
 _journal: list[Applied] = []
+_watched: set[str] = set()  # zone ids whose batches the journal keeps
 
 
 def _to_dict(rs: Any) -> RRSet:
@@ -113,12 +115,13 @@ def _strict_change_resource_record_sets(
             objects[key] if sets.get(key) is rrset else _to_moto(rrset)
             for key, rrset in after.items()
         ]
-        sent = tuple(
-            (str(c["Action"]), model.canonical(c["ResourceRecordSet"])) for c in change_list
-        )
-        touched = {model.key_of(rrset): sets.get(model.key_of(rrset)) for _, rrset in sent}
-        comment = str(getattr(_local, "comment", "") or "")
-        _journal.append(Applied(time.monotonic(), zone.id, comment, sent, touched))
+        if model.zone_id_of(zone.id) in _watched:
+            sent = tuple(
+                (str(c["Action"]), model.canonical(c["ResourceRecordSet"])) for c in change_list
+            )
+            touched = {model.key_of(rrset): sets.get(model.key_of(rrset)) for _, rrset in sent}
+            comment = str(getattr(_local, "comment", "") or "")
+            _journal.append(Applied(time.monotonic(), zone.id, comment, sent, touched))
 
 
 def _changes(backend: Any) -> ChangeLog:
@@ -208,8 +211,14 @@ def uninstall() -> None:
                 setattr(owner, _attribute(slot), _originals.pop(slot))
 
 
+def watch(zone_id: str) -> None:
+    """From now on, keep every batch accepted for this zone in the journal."""
+    with _LOCK:
+        _watched.add(model.zone_id_of(zone_id))
+
+
 def journal(zone_id: str) -> list[Applied]:
-    """Every batch Route 53 accepted for a zone since `install()`, in order (none refused)."""
+    """Every batch Route 53 accepted for a watched zone, in order (none refused)."""
     bare = model.zone_id_of(zone_id)
     with _LOCK:
         return [a for a in _journal if model.zone_id_of(a.zone_id) == bare]

@@ -3,10 +3,11 @@
 One S3 endpoint serves every region in the sandbox, so the proxy names the target of a
 request by its first path segment (path-style, what botocore uses with a custom endpoint)
 or by the first label of a ``BUCKET.host`` Host header; Route 53's API (``/2013-04-01/…``)
-is the target ``route53`` (a fault on ``route53-change`` touches only change batches,
-ChangeResourceRecordSets: a batch held in flight while reads go on). Requests are forwarded unchanged (method, path, query, headers,
-body), so SigV4 signatures stay valid. Faults are set per target from Python
-(:meth:`S3FaultProxy.break_target`) or over HTTP on the same port::
+is the target ``route53`` (a fault on ``route53-change`` touches only its change batches,
+ChangeResourceRecordSets: a batch held on the wire while reads go on). Requests are
+forwarded unchanged (method, path, query, headers, body), so SigV4 signatures stay valid.
+Faults are set per target from Python (:meth:`S3FaultProxy.break_target`) or over HTTP on
+the same port::
 
     POST   /_sandbox/faults/BUCKET   {"kind": "http_503"}     switch a fault on
     DELETE /_sandbox/faults/BUCKET                            heal

@@ -122,6 +122,8 @@ def test_two_turns_within_one_episode_are_a_flip_flop_and_one_is_not() -> None:
 def test_the_journal_keeps_each_accepted_batch_with_its_comment_and_a_held_batch_waits() -> None:
     """A `route53-change` hang holds change batches on the wire while reads go through."""
     with Sandbox() as sb:
+        assert ledger.history(sb.zone_id) == []  # the set-up batch: the zone was not watched
+        ledger.watch(sb.zone_id)
         journal_and_hold(sb)
 
 
