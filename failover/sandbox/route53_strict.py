@@ -9,7 +9,9 @@ with one fixed id, and never returns ``NextRecordIdentifier``. The daemon's comp
 ListResourceRecordSets and GetChange are judged by ``failover.sandbox.route53_model`` —
 the same rules the simulation and the benchmarks use (see that module for each rule and
 its error). It holds under ``mock_aws()`` and in a ``ThreadedMotoServer`` started in the
-same process; ``uninstall()`` restores moto.
+same process; ``uninstall()`` restores moto. ``watch(zone)`` makes it keep every batch
+accepted for that zone, in the order applied, with its comment: ``journal(zone)`` (the
+cluster's race test audits epochs with it).
 
 moto keeps the zone's sets as its own ``RecordSet`` objects (CloudFormation and its other
 calls read them): each batch converts them to the model's dicts, lets the model apply the
@@ -22,7 +24,9 @@ paginator does), never PageSize alone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -36,6 +40,22 @@ from failover.sandbox.route53_model import ChangeLog, Key, Route53ModelError, RR
 _LOCK = threading.RLock()
 _originals: dict[str, Callable[..., Any]] = {}
 _settings: dict[str, float] = {"insync_after": 0.0}
+_local = threading.local()  # the batch's comment, from the API layer to the backend
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One batch Route 53 accepted, in the order it was applied: what an observer audits."""
+
+    at: float  # time.monotonic() of this process when it was applied
+    zone_id: str
+    comment: str
+    changes: tuple[tuple[str, RRSet], ...]  # (action, set) as sent, canonical
+    before: Mapping[Key, RRSet | None]  # every set the batch touched, as it was
+
+
+_journal: list[Applied] = []
+_watched: set[str] = set()  # zone ids whose batches the journal keeps
 
 
 def _to_dict(rs: Any) -> RRSet:
@@ -95,6 +115,13 @@ def _strict_change_resource_record_sets(
             objects[key] if sets.get(key) is rrset else _to_moto(rrset)
             for key, rrset in after.items()
         ]
+        if model.zone_id_of(zone.id) in _watched:
+            sent = tuple(
+                (str(c["Action"]), model.canonical(c["ResourceRecordSet"])) for c in change_list
+            )
+            touched = {model.key_of(rrset): sets.get(model.key_of(rrset)) for _, rrset in sent}
+            comment = str(getattr(_local, "comment", "") or "")
+            _journal.append(Applied(time.monotonic(), zone.id, comment, sent, touched))
 
 
 def _changes(backend: Any) -> ChangeLog:
@@ -104,8 +131,12 @@ def _changes(backend: Any) -> ChangeLog:
 
 
 def _strict_change_response(self: Any) -> Any:
-    result = _originals["change_resource_record_sets"](self)
     comment = self._get_param("ChangeBatch.Comment") or ""
+    _local.comment = str(comment)
+    try:
+        result = _originals["change_resource_record_sets"](self)
+    finally:
+        _local.comment = ""
     with _LOCK:
         result.result["ChangeInfo"] = _changes(self.backend).submit(str(comment))
     return result
@@ -178,6 +209,19 @@ def uninstall() -> None:
         for slot, (owner, _) in _PATCHES.items():
             if slot in _originals:
                 setattr(owner, _attribute(slot), _originals.pop(slot))
+
+
+def watch(zone_id: str) -> None:
+    """From now on, keep every batch accepted for this zone in the journal."""
+    with _LOCK:
+        _watched.add(model.zone_id_of(zone_id))
+
+
+def journal(zone_id: str) -> list[Applied]:
+    """Every batch Route 53 accepted for a watched zone, in order (none refused)."""
+    bare = model.zone_id_of(zone_id)
+    with _LOCK:
+        return [a for a in _journal if model.zone_id_of(a.zone_id) == bare]
 
 
 def installed() -> bool:

@@ -3,9 +3,11 @@
 One S3 endpoint serves every region in the sandbox, so the proxy names the target of a
 request by its first path segment (path-style, what botocore uses with a custom endpoint)
 or by the first label of a ``BUCKET.host`` Host header; Route 53's API (``/2013-04-01/…``)
-is the target ``route53``. Requests are forwarded unchanged (method, path, query, headers,
-body), so SigV4 signatures stay valid. Faults are set per target from Python
-(:meth:`S3FaultProxy.break_target`) or over HTTP on the same port::
+is the target ``route53`` (a fault on ``route53-change`` touches only its change batches,
+ChangeResourceRecordSets: a batch held on the wire while reads go on). Requests are
+forwarded unchanged (method, path, query, headers, body), so SigV4 signatures stay valid.
+Faults are set per target from Python (:meth:`S3FaultProxy.break_target`) or over HTTP on
+the same port::
 
     POST   /_sandbox/faults/BUCKET   {"kind": "http_503"}     switch a fault on
     DELETE /_sandbox/faults/BUCKET                            heal
@@ -36,6 +38,7 @@ __all__ = ["HUGE_BYTES", "Fault", "Kind", "S3FaultProxy", "target_of"]
 
 CONTROL = "/_sandbox/faults"
 ROUTE53 = "route53"
+ROUTE53_CHANGE = "route53-change"  # ChangeResourceRecordSets only, when a fault names it
 DYNAMODB = "dynamodb"  # the cluster table (failover sandbox --replicas)
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade")
@@ -219,6 +222,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
         proxy.count(target)
         fault = proxy.fault_for(target)
+        if target == ROUTE53 and self.command == "POST" and "/rrset" in self.path:
+            proxy.count(ROUTE53_CHANGE)
+            if (own := proxy.fault_for(ROUTE53_CHANGE)) is not None:
+                target, fault = ROUTE53_CHANGE, own
         kind = None if fault is None else fault.kind
         if kind is Kind.HANG:
             if not proxy.wait_while_broken(target, Kind.HANG):
