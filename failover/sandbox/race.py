@@ -259,8 +259,11 @@ class Race:
         planned: dict[str, int] = {}  # change id → the process (index in `processes`)
         took: dict[int, set[int]] = {}  # process → epochs it took the lease at
         for k, (_, d) in enumerate(self.processes):
-            for s in d.events(name="weights_planned"):
-                planned[str(s.event.get("change_id"))] = k
+            # a weight batch is logged as planned; a new leader's fence-only batch (the
+            # bump of every zone's fence as it takes over) as fence_bumped
+            for name in ("weights_planned", "fence_bumped"):
+                for s in d.events(name=name):
+                    planned[str(s.event.get("change_id"))] = k
             took[k] = {int(s.event.get("epoch") or 0) for s in d.events(name="leadership_taken")}
         problems = []
         for t in stamps:
