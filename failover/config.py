@@ -13,6 +13,7 @@ from typing import Any
 
 from edge_router import names
 from failover.config_schema import (
+    BACKSTOP,
     DAEMON,
     DEFAULT_CANARY,
     DEFAULT_TTL,
@@ -30,8 +31,9 @@ from failover.config_schema import (
     show,
     type_name,
 )
+from failover.core import backstop
 from failover.errors import ConfigError
-from failover.model import Config, DaemonSettings, HealthSettings, Origin, Pool
+from failover.model import BackstopSettings, Config, DaemonSettings, HealthSettings, Origin, Pool
 
 ENV_VAR = "FAILOVER_CONFIG"
 
@@ -239,6 +241,7 @@ def _pool(
         failback=values.get("failback", FAILBACKS[0]),
         trust_unowned=values.get("trust_unowned", False),
         previous_ids=tuple(values.get("previous_ids", ())),
+        backstop=values.get("backstop", False),
     )
     return pool, values
 
@@ -265,6 +268,9 @@ def warnings(config: Config) -> list[str]:
     Route 53's own idiom for a standby (a weight-0 set) is `standby = true` here.
     """
     out: list[str] = []
+    why = backstop.period_problem(config.backstop.period_seconds)
+    if why and any(p.backstop for p in config.pools):
+        out.append(f"backstop.period_seconds: {why}")
     for i, p in enumerate(config.pools):
         for j, o in enumerate(p.origins):
             if o.weight == 0 and not o.standby:
@@ -313,9 +319,22 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
             pools.append(pool)
     _unique(seen, "name", "", problems)
     _unique(seen, "record", ": two pools would fight over its weights", problems)
+    backstop_values, _ = _table(doc.get("backstop", {}), "backstop", BACKSTOP, problems)
+    wanted = [i for i, values in enumerate(seen) if values.get("backstop")]
+    if wanted and "region" not in backstop_values and "region" not in doc.get("backstop", {}):
+        problems.add(
+            "backstop.region",
+            f"missing (required: pools[{wanted[0]}] sets backstop = true; "
+            "a Region other than us-east-1 for its metrics and alarms)",
+        )
     if problems:
         return None
-    return Config(daemon=daemon, health=health, pools=tuple(pools))
+    return Config(
+        daemon=daemon,
+        health=health,
+        pools=tuple(pools),
+        backstop=BackstopSettings(**backstop_values),
+    )
 
 
 _TOML_WHERE = re.compile(
@@ -412,7 +431,7 @@ def render_problems(err: ConfigError) -> str:
 def documented_fields() -> dict[type, tuple[str, ...]]:
     """Each model class read from TOML and the field names a config file may set on it."""
     derived = {"pool"}  # Origin.pool comes from the enclosing [[pools]]
-    classes = (Config, DaemonSettings, HealthSettings, Pool, Origin)
+    classes = (Config, DaemonSettings, HealthSettings, Pool, Origin, BackstopSettings)
     return {
         c: tuple(f.name for f in dataclasses.fields(c) if f.name not in derived) for c in classes
     }

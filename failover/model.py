@@ -141,6 +141,7 @@ class Pool:
     failback: str = "auto"  # "auto": standbys hand back on their own; "manual": a pin releases
     trust_unowned: bool = False  # a set the config does not own, naming no bucket, serves
     previous_ids: tuple[str, ...] = ()  # set ids of renamed origins: retired to weight 0
+    backstop: bool = False  # each set carries a CLOUDWATCH_METRIC health check (core/backstop.py)
 
     @property
     def primaries(self) -> tuple[Origin, ...]:
@@ -173,10 +174,22 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class BackstopSettings:
+    """`[backstop]`: where verdicts are published for the alarms behind Route 53 health checks."""
+
+    region: str = ""  # the metrics Region: alarms live here ("" = no pool has a backstop)
+    namespace: str = "Failover"
+    period_seconds: int = 60  # one datapoint per origin per period; the alarm's Period
+    evaluation_periods: int = 1  # the verdict is already debounced by fall/rise
+    quorum_fraction: float = 0.5  # alarm when Average(1 = down over publishers) >= this
+
+
+@dataclass(frozen=True)
 class Config:
     daemon: DaemonSettings
     health: HealthSettings
     pools: tuple[Pool, ...]
+    backstop: BackstopSettings = BackstopSettings()
 
     def all_origins(self) -> tuple[Origin, ...]:
         return tuple(o for p in self.pools for o in p.origins)
