@@ -35,7 +35,7 @@ from failover.status import to_json
 SANDBOX_EXTRA = "failover[sandbox]"
 # The demo's scripted scenarios (failover.sandbox.scenario.SCENARIOS, named here so
 # that parsing the command line never loads moto).
-DEMO_SCENARIOS = ("default", "overrides-hang", "standby")
+DEMO_SCENARIOS = ("default", "overrides-hang", "standby", "backstop")
 WAIT_HELP = (
     "seconds to wait for the daemon's /status to report the change (default: "
     "max(10, 3 x interval); 0: do not ask); exit 4 if it does not"
@@ -115,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("origin")
         sp.add_argument("--by", default=who(), help="who (default: user@host)")
         sp.add_argument("--wait", type=float, metavar="SECONDS", help=WAIT_HELP)
+    bs = cmd(
+        "backstop",
+        _backstop,
+        "the alarms and Route 53 health checks of pools with backstop = true: "
+        "plan shows what is missing, apply makes it (idempotent)",
+    )
+    bs.add_argument("action", choices=("plan", "apply"))
     cw = sub.add_parser("canary", help="canary object commands")
     csub = cw.add_subparsers(metavar="ACTION")
     w = csub.add_parser(
@@ -134,7 +141,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=DEMO_SCENARIOS,
         default="default",
         help="which scripted scenario (default: default; overrides-hang: the overrides "
-        "bucket hangs while a region fails; standby: a primary fails over to its standby and back)",
+        "bucket hangs while a region fails; standby: a primary fails over to its standby and back; "
+        "backstop: Route 53's API refuses writes while a region fails, health checks act)",
     )
     d.set_defaults(func=_demo)
     sb = sub.add_parser(
@@ -268,9 +276,32 @@ def _url(listen: str, path: str) -> str:
     return f"http://{host}:{port}{path}"
 
 
+def _backstop(args: argparse.Namespace) -> int:
+    from failover.commands import backstop  # noqa: PLC0415 - only this command needs CloudWatch
+
+    return backstop.run(args)
+
+
+def _backstop_note(config: Config, sets: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per backstop origin: the health check its set carries, and its alarm's state."""
+    from failover.commands import backstop  # noqa: PLC0415
+
+    states = backstop.alarm_states(config, None)
+    return {
+        str(o.key): {
+            "health_check": backstop.check_id(sets[p.name].get(o.id)),
+            "alarm": states.get(o.key),
+        }
+        for p in config.pools
+        if p.backstop
+        for o in p.origins
+    }
+
+
 def _status(args: argparse.Namespace) -> int:
     config = config_of(args)
     sets = read_sets(config)
+    armed = _backstop_note(config, sets)
     applied = {name: {sid: s.weight for sid, s in held.items()} for name, held in sets.items()}
     ghost = {p.name: ghosts(p, sets[p.name]) for p in config.pools}
     overrides = open_store(config.daemon.overrides).load()
@@ -280,6 +311,7 @@ def _status(args: argparse.Namespace) -> int:
         "ghost_sets": {name: ids for name, ids in ghost.items() if ids},
         "overrides": [_override_json(o) for o in overrides.values()],
         "daemon": daemon,
+        "backstop": armed,
     }
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -291,6 +323,10 @@ def _status(args: argparse.Namespace) -> int:
             w = held.get(o.id)
             ov = overrides.get(o.key)
             note = f"  [{ov.action.value} by {ov.by}: {ov.reason}]" if ov else ""
+            bs = armed.get(str(o.key))
+            if bs is not None:
+                note += f"  health check {bs['health_check'] or 'NONE (disarmed)'}"
+                note += f"  alarm {bs['alarm'] or '?'}"
             print(f"  {o.id:<20} configured {o.weight:>3}  in Route 53 {_num(w)}{note}")
         for sid in sorted(set(held) - {o.id for o in p.origins}):
             print(f"  {sid:<20} (not in config, left untouched)  in Route 53 {_num(held[sid])}")

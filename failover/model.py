@@ -289,6 +289,7 @@ class Reason(enum.StrEnum):
     MISSING = "missing"  # the set is not in Route 53: created
     TTL_DRIFT = "ttl_drift"  # same weight, the TTL is corrected
     VALUE_DRIFT = "value_drift"  # same weight, the value (bucket endpoint) is corrected
+    BACKSTOP = "backstop"  # same weight, the set gets its health check (`failover backstop`)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ __all__ = ["HUGE_BYTES", "Fault", "Kind", "S3FaultProxy", "target_of"]
 
 CONTROL = "/_sandbox/faults"
 ROUTE53 = "route53"
+ROUTE53_WRITES = "route53-writes"  # ChangeResourceRecordSets only (POST .../rrset/)
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade")
 )
@@ -214,6 +215,12 @@ class _Handler(BaseHTTPRequestHandler):
         target = target_of(self.path, self.headers.get("Host", ""))
         proxy.count(target)
         fault = proxy.fault_for(target)
+        if (
+            target == ROUTE53
+            and self.command == "POST"
+            and self.path.rstrip("/").endswith("/rrset")
+        ):
+            fault = proxy.fault_for(ROUTE53_WRITES) or fault
         kind = None if fault is None else fault.kind
         if kind is Kind.HANG:
             if not proxy.wait_while_broken(target, Kind.HANG):

@@ -32,9 +32,10 @@ from failover import canary
 from failover.aws.route53 import parse_txt
 from failover.model import quote_txt
 from failover.sandbox import route53_strict
+from failover.sandbox.cloudwatch import BACKSTOP_TABLE, Evaluator, health_of, start_evaluator
 from failover.sandbox.dns import DnsResponder, WeightedAnswer
 from failover.sandbox.faults import overrides_fault
-from failover.sandbox.s3proxy import ROUTE53, Fault, S3FaultProxy
+from failover.sandbox.s3proxy import ROUTE53, ROUTE53_WRITES, Fault, S3FaultProxy
 
 REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
 ZONE = "example.com"
@@ -83,8 +84,11 @@ class Sandbox:
         timings: Timings | None = None,
         prefix: str | None = None,
         quiet: bool = True,
+        backstop: bool = False,
     ) -> None:
         self.timings = timings or Timings()
+        self.backstop = backstop  # emulate alarms and health checks (sandbox/cloudwatch.py)
+        self.alarms: Evaluator | None = None
         self.prefix = prefix or f"sbx-{secrets.token_hex(3)}"
         self.buckets = {region: f"{self.prefix}-{region}" for region in REGIONS}
         self.ops_bucket = f"{self.prefix}-ops"  # holds the S3 overrides store, if used
@@ -165,6 +169,11 @@ class Sandbox:
             HostedZoneId=self.zone_id,
             ChangeBatch={"Comment": "sandbox set-up", "Changes": changes},
         )
+        if self.backstop:
+            self.cloudwatch, self.alarms = start_evaluator(
+                session, self.moto_url, cfg, self.route53
+            )
+            self._clients.append(self.cloudwatch)
         self.dns = DnsResponder(self._lookup)
 
     def endpoint(self, region: str) -> str:
@@ -187,6 +196,7 @@ class Sandbox:
                 int(rs.get("Weight", 0)),
                 int(rs.get("TTL", 0)),
                 *(parse_txt(rr["Value"]) for rr in rs.get("ResourceRecords", [])),
+                health=health_of(self.alarms, rs.get("HealthCheckId")),
             )
             for rs in self._sets()
             if rs["Name"].lower() == wanted and rs["Type"] == "TXT"
@@ -240,6 +250,10 @@ class Sandbox:
         """Make every bucket (or those of `regions`) misbehave at the same instant."""
         fault = Fault.of(kind, seconds)
         self._proxy().set_faults(dict.fromkeys((self._bucket(r) for r in regions), fault))
+
+    def break_route53_writes(self, kind: str, seconds: float | None = None) -> None:
+        """Make ChangeResourceRecordSets alone misbehave (e.g. `http_503`): reads still work."""
+        self._proxy().break_target(ROUTE53_WRITES, Fault.of(kind, seconds))
 
     def break_route53(self, kind: str, seconds: float | None = None) -> None:
         """Make Route 53's API, as the product reaches it, misbehave (e.g. `slow` writes)."""
@@ -331,6 +345,7 @@ class Sandbox:
         }
         store = f"file://{self.dir}/overrides.json"
         standby: tuple[str, ...] = ()
+        backstop = bool(overrides.pop("backstop", False))
         for key, value in overrides.items():
             if key == "standby":
                 standby = tuple(str(r) for r in value) if isinstance(value, tuple | list) else ()
@@ -345,6 +360,7 @@ class Sandbox:
         lines = ["[daemon]", *(f"{k} = {json.dumps(v)}" for k, v in daemon.items())]
         lines.append(f"overrides = {json.dumps(store)}")
         lines += ["", "[health]", *(f"{k} = {json.dumps(v)}" for k, v in health.items())]
+        lines += BACKSTOP_TABLE if backstop else []
         lines += [
             "",
             "[[pools]]",
@@ -352,6 +368,7 @@ class Sandbox:
             f"record = {json.dumps(self.record)}",
             f"zone_id = {json.dumps(self.zone_id)}",
             f"ttl = {t.ttl}",
+            *(["backstop = true"] if backstop else []),
         ]
         for region, bucket in self.buckets.items():
             lines += [
@@ -402,6 +419,8 @@ class Sandbox:
     # -- stop -------------------------------------------------------------------------
     def close(self) -> None:
         """Stop DNS, the proxy and moto; release their ports; remove the temporary files."""
+        if self.alarms is not None:
+            self.alarms.close()  # idempotent: the DNS server may still ask it, and is told healthy
         if self.dns is not None:
             self.dns.close()
             self.dns = None
