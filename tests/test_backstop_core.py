@@ -9,9 +9,9 @@ import botocore.session
 import pytest
 
 from failover import config
-from failover.core import backstop
+from failover.core import backstop, policy
 from failover.errors import ConfigError
-from failover.model import BackstopSettings, Config, Health, OriginKey, State
+from failover.model import BackstopSettings, Config, Health, OriginKey, Pool, State
 from tests.factories import make_config, make_pool
 from tests.test_config import base, set_at, toml_text
 
@@ -205,3 +205,47 @@ def test_a_set_without_a_health_check_is_always_healthy() -> None:
 
 def test_with_every_weight_zero_healthy_sets_share_evenly() -> None:
     assert backstop.candidates([(0, True), (0, False), (0, True)]) == ([0, 2], True)
+
+
+# ---- the standby rule and Route 53's zero-weight rule agree ------------------------------
+
+
+def standby_pool(standbys: int = 1) -> Pool:
+    ids = ("primary", *(f"standby{i}" for i in range(1, standbys + 1)))
+    p = make_pool(regions=ids)
+    return dataclasses.replace(
+        p,
+        origins=tuple(dataclasses.replace(o, standby=o.id != "primary") for o in p.origins),
+        backstop=True,
+    )
+
+
+@pytest.mark.parametrize("primary", [State.UP, State.DOWN])
+@pytest.mark.parametrize("standby", [State.UP, State.DOWN])
+def test_a_primary_and_its_standby_get_the_same_answer_from_the_daemon_and_from_route53(
+    primary: State, standby: State
+) -> None:
+    """Weights frozen at idle (API down), health checks acting: Route 53 serves what the daemon would."""
+    pool = standby_pool()
+    idle = {"primary": 100, "standby1": 0}
+    health = {"primary": Health(state=primary), "standby1": Health(state=standby)}
+    d = policy.decide(pool, health, idle, {}, frozen=False, now=1000.0)
+    daemon = {x.key.origin for x in d.decisions if x.weight}
+    sets = [(idle[o.id], health[o.id].state is State.UP) for o in pool.origins]
+    chosen, _ = backstop.candidates(sets)
+    assert {pool.origins[i].id for i in chosen} == daemon
+
+
+def test_with_two_idle_standbys_route53_spreads_over_both_where_the_daemon_takes_the_first() -> (
+    None
+):
+    """A known difference (README "Backstop"): Route 53 has no order among weight-0 sets."""
+    pool = standby_pool(2)
+    health = {"primary": Health(state=State.DOWN)} | {
+        f"standby{i}": Health(state=State.UP) for i in (1, 2)
+    }
+    idle = {"primary": 100, "standby1": 0, "standby2": 0}
+    d = policy.decide(pool, health, idle, {}, frozen=False, now=1000.0)
+    assert {x.key.origin for x in d.decisions if x.weight} == {"standby1"}
+    chosen, evenly = backstop.candidates([(idle[o.id], o.id != "primary") for o in pool.origins])
+    assert ({pool.origins[i].id for i in chosen}, evenly) == ({"standby1", "standby2"}, True)
