@@ -40,6 +40,8 @@ INVARIANTS = {
     "replicas answering), the pool never fails open and the daemon never puts the source back",
     "unowned_attributes_kept": "a swap repeats every attribute the daemon does not own "
     "(HealthCheckId, …) exactly",
+    "health_check_kept": "no daemon write drops or changes a set's HealthCheckId (a backstop "
+    "set stays armed)",
     "ttl_change_alone": "a TTL is never changed in the batch that changes a weight",
     "conflicts_settle": "a compare-and-swap refused as a conflict is resolved by a re-read: "
     "no more than 6 rounds in a row conflict with no human change between",

@@ -126,6 +126,9 @@ class Simulation:
             self.r53.create_zone(zone_id, name)
         for p in self.config.pools:
             changes = [_upsert(p.record, o.id, o.weight, p.ttl, o.endpoint) for o in p.origins]
+            if p.backstop:  # each set armed with its CLOUDWATCH_METRIC health check
+                for c, o in zip(changes, p.origins, strict=True):
+                    c["ResourceRecordSet"]["HealthCheckId"] = f"hc-{p.name}-{o.id}"
             if p.name == "www":
                 changes.append(_upsert(p.record, UNKNOWN_SET, 7, p.ttl, "legacy.example.org"))
                 changes.append(

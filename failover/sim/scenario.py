@@ -158,6 +158,7 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
                     for region, w in origins
                 ),
                 canary_source=sources.get(name, ""),
+                backstop=name == "img",  # its sets carry health checks (the backstop)
             )
         )
     daemon = DaemonSettings(
