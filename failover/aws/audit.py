@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 ENV_VAR = "FAILOVER_AWS_AUDIT"
-_KEPT = ("Bucket", "Key", "HostedZoneId", "Id", "Name")
+_KEPT = ("Bucket", "Key", "HostedZoneId", "Id", "Name", "Namespace")
 
 _lock = threading.Lock()
 _out: IO[str] | None = None

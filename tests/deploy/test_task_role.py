@@ -63,6 +63,11 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
         f'overrides = "s3://{state}/overrides.json"\ncanary_write_interval = 0.5',
     )
     text = text.replace("ttl = 5\n", f'ttl = 5\ncanary_source = "{REGIONS[0]}"\n', 1)
+    # The backstop: verdicts published each second into the "Failover" namespace.
+    text = text.replace("ttl = 5\n", "ttl = 5\nbackstop = true\n", 1)
+    text = text.replace(
+        "[[pools]]", '[backstop]\nregion = "us-west-2"\nperiod_seconds = 1\n[[pools]]', 1
+    )
     boto3.client("s3", region_name="us-east-1").put_object(
         Bucket=state, Key="failover.toml", Body=text.encode()
     )
@@ -83,6 +88,12 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
         wait_for("the failover", lambda: zone.weights(pool_for(buckets))[victim] == 0, 30)
         wait_for("a canary write", lambda: "canary_written" in log.read_text(), 30)
         wait_for("the change followed to INSYNC", lambda: "change_in_sync" in log.read_text(), 30)
+        cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
+        wait_for(
+            "verdicts published",
+            lambda: bool(cloudwatch.list_metrics(Namespace="Failover")["Metrics"]),
+            30,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
@@ -93,6 +104,7 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
         CanaryWriteObjectArn=f"arn:aws:s3:::{source}/_failover/canary.json",
         OverridesObjectArn=f"arn:aws:s3:::{state}/overrides.json",
         ConfigObjectArn=f"arn:aws:s3:::{state}/failover.toml",
+        BackstopNamespace="Failover",
     )
     return record, params
 
@@ -109,6 +121,8 @@ def test_the_task_role_grants_every_operation_the_daemon_makes_and_nothing_more(
         "route53/GetChange",
         "s3/GetObject",
         "s3/PutObject",
+        "cloudwatch/PutMetricData",
+        "cloudwatch/DescribeAlarms",
     } <= operations
     statements = iam.task_role(params)
     assert iam.refused(statements, recorded) == []
@@ -151,3 +165,17 @@ def test_the_record_changes_the_daemon_makes_fit_the_condition_keys() -> None:
         change("ZONE3", "CREATE"),
     ]
     assert iam.refused(statements, bad) == bad
+
+
+def test_verdicts_may_be_published_only_into_the_configured_namespace() -> None:
+    statements = iam.task_role(role_params("ZONE1", {}, BackstopNamespace="Failover"))
+    action, resource, context = iam.TABLE[("cloudwatch", "PutMetricData")]
+
+    def put(namespace: str) -> iam.Need:
+        p = {"Namespace": namespace}
+        return iam.Need("cloudwatch/PutMetricData", action, resource(p), context(p))
+
+    assert iam.refused(statements, [put("Failover")]) == []
+    assert iam.refused(statements, [put("Other")]) == [put("Other")]
+    none = iam.task_role(role_params("ZONE1", {}))
+    assert iam.refused(none, [put("Failover")]) == [put("Failover")]
