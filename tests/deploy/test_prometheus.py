@@ -39,6 +39,11 @@ DESIGN_METRICS = {
     "failover_probe_credentials_failed_total": "counter",
     "failover_clock_skew_seconds": "gauge",
     "failover_overrides_never_read": "gauge",
+    # The backstop (failover/stages/backstop.py).
+    "failover_backstop_armed": "gauge",
+    "failover_backstop_alarm_state": "gauge",
+    "failover_backstop_datapoints_total": "counter",
+    "failover_backstop_publish_failures_total": "counter",
 }
 # Series whose only values are 0 and 1: a panel must say what each means.
 BOOLEAN_SERIES = {
