@@ -105,7 +105,7 @@ class Evaluator:
         self.tick = tick
         self.clock = clock or time.time
         self._status: dict[str, bool] = {}
-        self.changed_at: dict[str, float] = {}  # when each check's status last changed
+        self.unhealthy_at: dict[str, float] = {}  # when each check last turned unhealthy
         self._changed = threading.Condition()
         self.evaluations = 0
         self._stop = threading.Event()
@@ -149,8 +149,8 @@ class Evaluator:
             )
         with self._changed:
             for check_id, healthy in status.items():
-                if self._status.get(check_id, True) != healthy:
-                    self.changed_at[check_id] = now
+                if self._status.get(check_id, True) and not healthy:
+                    self.unhealthy_at[check_id] = now
             self._status = status
             self.evaluations += 1
             self._changed.notify_all()

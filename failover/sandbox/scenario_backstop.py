@@ -94,7 +94,7 @@ def backstop_outage(demo: Demo) -> None:
     unhealthy = alarms.wait_for(lambda s: s.get(check) is False, demo.patience)
     demo.tl.expect(unhealthy, f"{REGION}'s health check turns unhealthy")
     excluded = wait_until(lambda: REGION not in demo.dns.sample(10), demo.patience)
-    took = alarms.changed_at.get(check, time.time()) - t0
+    took = alarms.unhealthy_at.get(check, time.time()) - t0
     demo.tl.expect(excluded, f"DNS stops naming {REGION}")
     demo.wait_event(
         "route53_write_failed", t0, lambda e: True, "the daemon reports it cannot write"
