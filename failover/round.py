@@ -16,6 +16,7 @@ from failover.core.evidence import frozen_edge
 from failover.metrics import Metrics
 from failover.model import Config, Desired
 from failover.overrides import OverrideStore
+from failover.stages.backstop import CheckMemory
 from failover.stages.emit import emit
 from failover.stages.observe import ObserveStage, Prober
 from failover.stages.overrides import OverridesStage
@@ -67,6 +68,7 @@ class Runner:
         )
         self.propagation = PropagationStage(store, background=background, clock=clock)
         self.desired: dict[str, Desired] = {}
+        self.checks = CheckMemory()  # a re-created backstop set gets its health check back
         self.frozen = False
         self.last_round: float | None = None
         self.last_change: dict[str, object] = {}
@@ -145,8 +147,9 @@ class Runner:
             self.desired[name] = report.desired[name] = p.desired
             if p.refused:
                 report.refused.append(name)
-        if decided.batches and self.writer.lane.idle:
-            batches = [(self.change_ids(), b) for b in decided.batches]
+        armed = self.checks.rearm(cfg, self.records, decided.batches)
+        if armed and self.writer.lane.idle:
+            batches = [(self.change_ids(), b) for b in armed]
             emit(planned(batches, dry_run=not self.write), m)
             report.planned.extend(c for _, b in batches for c in b.changes)
             if self.write:

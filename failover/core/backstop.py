@@ -28,11 +28,14 @@ daemon fails static (Route 53 keeps answering from the last written weights):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from failover.core.batch import Batch
 from failover.model import BackstopSettings, Config, Health, Origin, OriginKey, Pool, State
 
 METRIC = "OriginDown"
@@ -253,6 +256,24 @@ def health_check_follows(
         and ident.get("Region") == settings.region
         and ident.get("Name") == alarm_name(settings, key)
     )
+
+
+# ---- a re-created set gets its health check back -------------------------------------------
+
+
+def rearm(config: Config, batch: Batch, seen: Mapping[tuple[str, str], str]) -> Batch:
+    """The batch with each set it creates anew in a backstop pool carrying the health check
+    it was last seen with (a set deleted by hand comes back armed, not disarmed)."""
+    changes = []
+    for c in batch.changes:
+        check = seen.get((c.pool, c.new.set_id))
+        armed = any(k == "HealthCheckId" for k, _ in c.new.extra)
+        if c.old is None and check and not armed and config.pool(c.pool).backstop:
+            extra = tuple(sorted((*c.new.extra, ("HealthCheckId", json.dumps(check)))))
+            changes.append(dataclasses.replace(c, new=dataclasses.replace(c.new, extra=extra)))
+        else:
+            changes.append(c)
+    return dataclasses.replace(batch, changes=tuple(changes))
 
 
 # ---- the plan of `failover backstop` ----------------------------------------------------

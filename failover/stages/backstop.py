@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,17 +23,18 @@ import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from failover.aws.route53 import Record
 from failover.core import backstop
+from failover.core.batch import Batch
 from failover.model import Config, Health, OriginKey
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-    from failover.aws.route53 import Record
-
 log = structlog.get_logger("failover")
 
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
+_NO_RECORD = Record({})
 MAX_ALARM_NAMES = 100  # DescribeAlarms takes at most 100 AlarmNames per call
 CLIENT_CONFIG = botocore.config.Config(
     connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
@@ -112,6 +113,24 @@ class Publisher:
     def snapshot(self) -> tuple[dict[OriginKey, str], int, int]:
         with self._lock:
             return dict(self.alarms), self.sent, self.failed
+
+
+class CheckMemory:
+    """The HealthCheckId each backstop set was last read with, so that a set the daemon
+    re-creates (after a deletion) gets it back; the round never makes or drops a check."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], str] = {}
+
+    def rearm(
+        self, config: Config, records: Mapping[str, Record], batches: Sequence[Batch]
+    ) -> list[Batch]:
+        for pool in (p for p in config.pools if p.backstop):
+            for set_id in records.get(pool.name, _NO_RECORD).sets:
+                check = attached(records.get(pool.name), set_id)
+                if check is not None:
+                    self.seen[(pool.name, set_id)] = check
+        return [backstop.rearm(config, b, self.seen) for b in batches]
 
 
 def enabled(config: Config) -> bool:
