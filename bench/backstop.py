@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from failover.core import backstop  # noqa: E402
-from failover.model import BackstopSettings  # noqa: E402
+from failover.model import BackstopSettings, OriginKey  # noqa: E402
 from failover.sandbox.cloudwatch import BACKSTOP_PERIOD  # noqa: E402
 from failover.sandbox.observe import DaemonProcess, DnsSampler, http_get  # noqa: E402
 from failover.sandbox.s3proxy import ROUTE53_WRITES  # noqa: E402
@@ -147,7 +147,7 @@ def main() -> int:
             print(f"backstop apply failed: {done.stdout}{done.stderr}", file=sys.stderr)
             return 1
         settings = BackstopSettings(region="us-west-2")
-        names = [backstop.alarm_name(settings, backstop.OriginKey("www", r)) for r in REGIONS]
+        names = [backstop.alarm_name(settings, OriginKey("www", r)) for r in REGIONS]
         ids = checks(sb)
         daemon = DaemonProcess(config, env)
         dns = DnsSampler(sb)
