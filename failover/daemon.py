@@ -214,7 +214,9 @@ class Daemon:
 
     def _step_backstop(self, now: float) -> float:
         """Start a publication when one is due; the seconds until the next is."""
-        self.backstops.take()
+        done = self.backstops.take()
+        if done is not None and done.exception() is not None:
+            log.error("backstop_publish_failed", error=repr(done.exception()))
         if not backstop.enabled(self.config):
             return 1.0
         if self._publishing.due(now) and self.backstops.idle:

@@ -168,8 +168,12 @@ def _apply(
                     HealthCheckConfig=backstop.health_check(settings, s.key),
                 )
                 ids[s.key] = made["HealthCheck"]["Id"]
-            elif s.kind == "attach":
+            elif s.kind == "attach" and s.key in ids:
                 _attach(config, store, world.sets, s.key, ids[s.key])
+            elif s.kind == "attach":
+                failed += 1
+                print(f"  FAILED {s.key}: attach: no health check to attach (see above)")
+                continue
             else:
                 failed += 1
                 continue

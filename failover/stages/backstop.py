@@ -65,6 +65,7 @@ class Publisher:
         self.alarms: dict[OriginKey, str] = {}  # last state read, per backstop origin
         self.sent = 0
         self.failed = 0
+        self.paused = False  # blind: nothing published (the alarm sees missing data)
         self._lock = threading.Lock()
 
     def publish(
@@ -79,8 +80,12 @@ class Publisher:
                 out.datapoints += len(batch)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             out.error = f"PutMetricData: {e}"
-        if blind:
-            log.info("backstop_silent", reason="the prober is blind: no verdict to publish")
+        if blind != self.paused:  # said once per blind spell, not once per period
+            self.paused = blind
+            if blind:
+                log.warning("backstop_publishing_paused", reason="the prober is blind")
+            else:
+                log.info("backstop_publishing_resumed")
         try:
             out.alarms = self._alarm_states(config)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
