@@ -90,6 +90,11 @@ class Refusing:
         return {"MetricAlarms": []}
 
 
+class Accepting(Refusing):
+    def put_metric_data(self, **kw: Any) -> Any:
+        return {}
+
+
 def test_a_blind_spell_is_logged_once_when_it_starts_and_once_when_it_ends() -> None:
     cfg = backstop_config()
     pub = Publisher(Refusing(), cfg.backstop.region)
@@ -97,11 +102,7 @@ def test_a_blind_spell_is_logged_once_when_it_starts_and_once_when_it_ends() -> 
     with capture_logs() as logs:
         for _ in range(3):
             pub.publish(cfg, down, blind=True, wall=0.0)
-        pub.client = type(
-            "Quiet",
-            (),
-            {"put_metric_data": lambda self, **kw: {}, "describe_alarms": Refusing.describe_alarms},
-        )()
+        pub.client = Accepting()
         pub.publish(cfg, down, blind=False, wall=0.0)
     names = [e["event"] for e in logs]
     assert names == ["backstop_publishing_paused", "backstop_publishing_resumed"]
