@@ -319,9 +319,11 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
             pools.append(pool)
     _unique(seen, "name", "", problems)
     _unique(seen, "record", ": two pools would fight over its weights", problems)
-    backstop_values, _ = _table(doc.get("backstop", {}), "backstop", BACKSTOP, problems)
+    raw_backstop = doc.get("backstop", {})
+    backstop_values, _ = _table(raw_backstop, "backstop", BACKSTOP, problems)
     wanted = [i for i, values in enumerate(seen) if values.get("backstop")]
-    if wanted and "region" not in backstop_values and "region" not in doc.get("backstop", {}):
+    written = isinstance(raw_backstop, dict) and "region" in raw_backstop
+    if wanted and not written:
         problems.add(
             "backstop.region",
             f"missing (required: pools[{wanted[0]}] sets backstop = true; "

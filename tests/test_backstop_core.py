@@ -59,6 +59,13 @@ def test_the_metrics_region_is_refused_in_us_east_1_and_outside_route53s_list(
     assert why in problems[0]
 
 
+def test_a_backstop_that_is_not_a_table_is_a_clear_error() -> None:
+    doc = set_at(set_at(base(), "pools.0.backstop", True), "backstop", 5)
+    with pytest.raises(ConfigError) as e:
+        config.parse(toml_text(doc))
+    assert "backstop: expected a table, got integer" in e.value.problems
+
+
 def test_a_valid_backstop_config_reads_every_key() -> None:
     doc = set_at(base(), "pools.0.backstop", True)
     doc = set_at(
