@@ -35,7 +35,8 @@ from failover.sandbox import ledger  # noqa: E402
 from failover.sandbox.observe import DaemonProcess, wait_until  # noqa: E402
 from failover.sandbox.race import Race  # noqa: E402
 from failover.sandbox.replicas import Replicas  # noqa: E402
-from failover.sandbox.world import REGIONS, Sandbox, Timings, free_port  # noqa: E402
+from failover.sandbox.sandbox_config import free_port  # noqa: E402
+from failover.sandbox.world import REGIONS, Sandbox, Timings  # noqa: E402
 
 LEASE, MARGIN = 4.0, 1.0  # as `failover demo --replicas 3`
 KINDS = ("http_503", "reset", "hang")

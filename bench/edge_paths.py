@@ -30,7 +30,8 @@ from failover.sandbox import function_edge  # noqa: E402
 from failover.sandbox.function_edge import FunctionStream  # noqa: E402
 from failover.sandbox.kvs_server import KvsServer  # noqa: E402
 from failover.sandbox.observe import DaemonProcess, EdgeStream, Hit, http_get  # noqa: E402
-from failover.sandbox.world import REGIONS, Sandbox, Timings, free_port  # noqa: E402
+from failover.sandbox.sandbox_config import free_port  # noqa: E402
+from failover.sandbox.world import REGIONS, Sandbox, Timings  # noqa: E402
 
 Stream = EdgeStream | FunctionStream
 

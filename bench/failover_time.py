@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from failover.sandbox.observe import DaemonProcess, DnsSampler, http_get  # noqa: E402
-from failover.sandbox.world import REGIONS, Sandbox, Timings, free_port  # noqa: E402
+from failover.sandbox.sandbox_config import free_port  # noqa: E402
+from failover.sandbox.world import REGIONS, Sandbox, Timings  # noqa: E402
 
 KINDS = ("http_503", "http_403", "reset", "hang", "drip", "stale", "truncated")
 R53_INTERVAL, R53_THRESHOLD_MIN, R53_THRESHOLD_DEFAULT = 10.0, 1, 3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 from failover import __version__, canary, logs
 from failover.cluster.show import lines as show_cluster
 from failover.cluster.stores import overrides_store
+from failover.commands import sandbox as sandbox_commands
 from failover.commands.overrides import clear_override, set_override, who
 from failover.commands.retire import retire_sets
 from failover.commands.shared import (
@@ -33,11 +33,6 @@ from failover.metrics import Metrics
 from failover.model import Action, Config, Override
 from failover.status import to_json
 
-# `failover demo` and `failover sandbox` need it; the daemon's own install leaves it out.
-SANDBOX_EXTRA = "failover[sandbox]"
-# The demo's scripted scenarios (failover.sandbox.scenario.SCENARIOS, named here so
-# that parsing the command line never loads moto).
-DEMO_SCENARIOS = ("default", "overrides-hang", "standby")
 WAIT_HELP = (
     "seconds to wait for the daemon's /status to report the change (default: "
     "max(10, 3 x interval); 0: do not ask); exit 4 if it does not"
@@ -125,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--pool", help="only this pool (default: every pool)")
     r.add_argument("--apply", action="store_true", help="delete them (default: only show)")
+    bs = cmd(
+        "backstop",
+        _backstop,
+        "the alarms and Route 53 health checks of pools with backstop = true: "
+        "plan shows what is missing, apply makes it (idempotent)",
+    )
+    bs.add_argument("action", choices=("plan", "apply"))
     cw = sub.add_parser("canary", help="canary object commands")
     csub = cw.add_subparsers(metavar="ACTION")
     w = csub.add_parser(
@@ -132,44 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--pool", help="only this pool")
     w.set_defaults(func=_canary_write)
-    d = sub.add_parser(
-        "demo",
-        help="run the daemon and the edge router through outages on a local sandbox",
-        description="run the daemon and the edge router through outages on a local sandbox",
-    )
-    d.add_argument("--fall", type=int, help="override health.fall (a huge value must fail)")
-    d.add_argument("--interactive", action="store_true", help="break and heal regions by hand")
-    d.add_argument(
-        "--scenario",
-        choices=DEMO_SCENARIOS,
-        default="default",
-        help="which scripted scenario (default: default; overrides-hang: the overrides "
-        "bucket hangs while a region fails; standby: a primary fails over to its standby and back)",
-    )
-    d.add_argument(
-        "--router",
-        choices=("lambda-edge", "function"),
-        default="lambda-edge",
-        help="what routes the viewer requests: the Lambda@Edge router (DNS) or the CloudFront "
-        "Function reading the KeyValueStore the daemon writes (needs Node.js)",
-    )
-    d.add_argument(
-        "--replicas",
-        type=int,
-        default=0,
-        help="run N daemons in cluster mode (a scenario of its own)",
-    )
-    d.set_defaults(func=_demo)
-    sb = sub.add_parser(
-        "sandbox",
-        help="run the local AWS sandbox in the foreground for `failover run` to talk to",
-        description="run the local AWS sandbox in the foreground for `failover run` to talk to",
-    )
-    sb.add_argument("--config-out", metavar="PATH", help="where to write the config")
-    sb.add_argument(
-        "--replicas", type=int, default=0, help="a table and a network path each for N replicas"
-    )
-    sb.set_defaults(func=_sandbox)
+    sandbox_commands.add_parsers(sub)
     h = cmd("healthcheck", _healthcheck, "exit 0 if the local daemon's /healthz is good")
     h.add_argument("--url", help="default: http://<daemon.listen>/healthz")
     h.add_argument("--timeout", type=_positive(float), default=2.0, help="seconds (default 2)")
@@ -295,9 +260,32 @@ def _url(listen: str, path: str) -> str:
     return f"http://{host}:{port}{path}"
 
 
+def _backstop(args: argparse.Namespace) -> int:
+    from failover.commands import backstop  # noqa: PLC0415 - only this command needs CloudWatch
+
+    return backstop.run(args)
+
+
+def _backstop_note(config: Config, sets: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per backstop origin: the health check its set carries, and its alarm's state."""
+    from failover.commands import backstop  # noqa: PLC0415
+
+    states = backstop.alarm_states(config, None)
+    return {
+        str(o.key): {
+            "health_check": backstop.check_id(sets[p.name].get(o.id)),
+            "alarm": states.get(o.key),
+        }
+        for p in config.pools
+        if p.backstop
+        for o in p.origins
+    }
+
+
 def _status(args: argparse.Namespace) -> int:
     config = config_of(args)
     sets = read_sets(config)
+    armed = _backstop_note(config, sets)
     applied = {name: {sid: s.weight for sid, s in held.items()} for name, held in sets.items()}
     ghost = {p.name: ghosts(p, sets[p.name]) for p in config.pools}
     overrides = overrides_store(config).load()
@@ -307,6 +295,7 @@ def _status(args: argparse.Namespace) -> int:
         "ghost_sets": {name: ids for name, ids in ghost.items() if ids},
         "overrides": [_override_json(o) for o in overrides.values()],
         "daemon": daemon,
+        "backstop": armed,
     }
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -318,6 +307,10 @@ def _status(args: argparse.Namespace) -> int:
             w = held.get(o.id)
             ov = overrides.get(o.key)
             note = f"  [{ov.action.value} by {ov.by}: {ov.reason}]" if ov else ""
+            bs = armed.get(str(o.key))
+            if bs is not None:
+                note += f"  health check {bs['health_check'] or 'NONE (disarmed)'}"
+                note += f"  alarm {bs['alarm'] or '?'}"
             print(f"  {o.id:<20} configured {o.weight:>3}  in Route 53 {_num(w)}{note}")
         for sid in sorted(set(held) - {o.id for o in p.origins}):
             print(f"  {sid:<20} (not in config, left untouched)  in Route 53 {_num(held[sid])}")
@@ -385,55 +378,6 @@ def _canary_write(args: argparse.Namespace) -> int:
     for o in written:
         print(f"wrote s3://{o.bucket}/{o.canary} ({o.pool}/{o.id})")
     return EXIT_OK
-
-
-def _sandbox_missing(command: str) -> str | None:
-    """Why `failover <command>` cannot run here, or None: moto's server comes with an extra."""
-    try:
-        importlib.import_module("moto.server")
-    except ImportError as e:
-        return (
-            f"failover {command} needs the sandbox extra (moto's server, the local AWS), "
-            f"which is not installed here ({e}).\n"
-            f"Install it with: pip install '{SANDBOX_EXTRA}'"
-            " (from a checkout of the repository: pip install -e '.[sandbox]')"
-        )
-    return None
-
-
-def _demo(args: argparse.Namespace) -> int:
-    if args.fall is not None and args.fall < 1:
-        raise FailoverError(f"--fall must be at least 1, got {args.fall}")
-    if missing := _sandbox_missing("demo"):
-        print(missing, file=sys.stderr)
-        return EXIT_CONFIG
-    if args.replicas:
-        from failover.sandbox import cluster_demo  # noqa: PLC0415 - moto: only for the sandbox
-
-        return cluster_demo.run(replicas=_replicas(args.replicas))
-    from failover.sandbox import demo  # noqa: PLC0415 - moto loads only for the sandbox
-
-    return demo.run(
-        fall=args.fall,
-        interactive=args.interactive,
-        scenario_name=args.scenario,
-        router=args.router,
-    )
-
-
-def _sandbox(args: argparse.Namespace) -> int:
-    if missing := _sandbox_missing("sandbox"):
-        print(missing, file=sys.stderr)
-        return EXIT_CONFIG
-    from failover.sandbox import foreground  # noqa: PLC0415 - moto loads only for the sandbox
-
-    return foreground.run(args.config_out, replicas=_replicas(args.replicas))
-
-
-def _replicas(n: int) -> int:
-    if not 0 <= n <= 9:
-        raise FailoverError(f"--replicas must be between 1 and 9, got {n}")
-    return n
 
 
 def _healthcheck(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from edge_router import names
 from failover import config_kvs
 from failover.cluster.settings import cluster_problems, cluster_warnings
 from failover.config_schema import (
+    BACKSTOP,
     CLUSTER,
     DAEMON,
     DEFAULT_CANARY,
@@ -34,8 +35,10 @@ from failover.config_schema import (
     show,
     type_name,
 )
+from failover.core import backstop
 from failover.errors import ConfigError
 from failover.model import (
+    BackstopSettings,
     ClusterSettings,
     Config,
     DaemonSettings,
@@ -253,6 +256,7 @@ def _pool(
         trust_unowned=values.get("trust_unowned", False),
         previous_ids=tuple(values.get("previous_ids", ())),
         sink=values.get("sink", "route53"),
+        backstop=values.get("backstop", False),
     )
     return pool, values
 
@@ -280,6 +284,9 @@ def warnings(config: Config) -> list[str]:
     """
     out: list[str] = []
     out += cluster_warnings(config.cluster)
+    why = backstop.period_problem(config.backstop.period_seconds)
+    if why and any(p.backstop for p in config.pools):
+        out.append(f"backstop.period_seconds: {why}")
     for i, p in enumerate(config.pools):
         for j, o in enumerate(p.origins):
             if o.weight == 0 and not o.standby:
@@ -328,12 +335,29 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
             pools.append(pool)
     _unique(seen, "name", "", problems)
     _unique(seen, "record", ": two pools would fight over its weights", problems)
+    raw_backstop = doc.get("backstop", {})
+    backstop_values, _ = _table(raw_backstop, "backstop", BACKSTOP, problems)
+    wanted = [i for i, values in enumerate(seen) if values.get("backstop")]
+    written = isinstance(raw_backstop, dict) and "region" in raw_backstop
+    if wanted and not written:
+        problems.add(
+            "backstop.region",
+            f"missing (required: pools[{wanted[0]}] sets backstop = true; "
+            "a Region other than us-east-1 for its metrics and alarms)",
+        )
     kvs = config_kvs.read(doc.get("kvs", {}), lambda r, w, s: _table(r, w, s, problems))
     config_kvs.check(kvs, pools, seen, problems.add)
     cluster = _cluster(doc["cluster"], interval, problems) if "cluster" in doc else None
     if problems:
         return None
-    return Config(daemon=daemon, health=health, pools=tuple(pools), kvs=kvs, cluster=cluster)
+    return Config(
+        daemon=daemon,
+        health=health,
+        pools=tuple(pools),
+        kvs=kvs,
+        cluster=cluster,
+        backstop=BackstopSettings(**backstop_values),
+    )
 
 
 def _cluster(raw: object, interval: float | None, problems: _Problems) -> ClusterSettings | None:
@@ -441,7 +465,7 @@ def documented_fields() -> dict[type, tuple[str, ...]]:
     # Origin.pool comes from the enclosing [[pools]]; [cluster] is documented in
     # docs/cluster.md (config.example.toml runs one daemon).
     derived = {"pool", "cluster"}
-    classes = (Config, DaemonSettings, HealthSettings, Pool, Origin, KvsSettings)
+    classes = (Config, DaemonSettings, HealthSettings, Pool, Origin, KvsSettings, BackstopSettings)
     return {
         c: tuple(f.name for f in dataclasses.fields(c) if f.name not in derived) for c in classes
     }

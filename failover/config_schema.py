@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from edge_router import names
+from failover.core import backstop
 from failover.model import CANARY_BYTES, MAX_WEIGHT
 
 MAX_TTL = 2_147_483_647  # Route 53's ResourceRecordSet TTL range is 0..2^31-1
@@ -215,6 +216,7 @@ POOL: dict[str, Field] = {
     "trust_unowned": Field(bool),
     "previous_ids": Field(list, check=_previous_ids),
     "sink": Field(str, check=_choice(*SINKS)),
+    "backstop": Field(bool),
 }
 ORIGIN: dict[str, Field] = {
     "id": Field(str, check=_origin_id),
@@ -257,7 +259,30 @@ CLUSTER: dict[str, Field] = {
     "lease_seconds": Field(float, 1.0, 3600.0),
     "lease_margin_seconds": Field(float, 0.0, 3600.0),
 }
-TOP_KEYS = ("daemon", "health", "pools", "kvs")
+OPTIONAL_TOP = ("cluster",)  # documented in docs/cluster.md: the example runs one daemon
+
+
+_NAMESPACE = re.compile(r"[A-Za-z0-9_.\-/#:]{1,255}")
+
+
+def _namespace(v: str) -> str | None:
+    if v.startswith(("AWS/", "aws:")) or not _NAMESPACE.fullmatch(v):
+        return f"{show(v)} is not a custom CloudWatch namespace (1-255 of A-Z a-z 0-9 . - _ / # :)"
+    return None
+
+
+def _backstop_region(v: str) -> str | None:
+    return names.region_problem(v) or backstop.region_problem(v)
+
+
+BACKSTOP: dict[str, Field] = {
+    "region": Field(str, check=_backstop_region),
+    "namespace": Field(str, check=_namespace),
+    "period_seconds": Field(int, 1, 86_400),
+    "evaluation_periods": Field(int, 1, 100),
+    "quorum_fraction": Field(float, 0.0, 1.0, lo_open=True),
+}
+TOP_KEYS = ("daemon", "health", "pools", "kvs", "backstop")
 OPTIONAL_TOP = ("cluster",)  # documented in docs/cluster.md: the example runs one daemon
 POOL_TABLES = ("health", "origins")
 ORIGIN_TABLES = ("health",)

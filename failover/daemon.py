@@ -32,6 +32,7 @@ from failover.model import Config
 from failover.overrides import open_store
 from failover.round import Runner
 from failover.service import ServiceManager
+from failover.stages import backstop
 from failover.stages.lane import Lane
 
 log = structlog.get_logger("failover")
@@ -202,6 +203,15 @@ class Daemon:
             )
         self.rounds: Lane[None] = Lane("round", background=True, clock=clock)
         self.canaries: Lane[None] = Lane("canary", background=True, clock=clock)
+        # The backstop publishes on a lane and a cadence of its own, off the probe cadence.
+        self.backstops: Lane[None] = Lane("backstop", background=True, clock=clock)
+        self.publisher: backstop.Publisher | None = None
+        self._publishing = Cadence(float(config.backstop.period_seconds), clock())
+        self.metrics.registry.register(
+            backstop.BackstopCollector(
+                lambda: self.config, lambda: self.runner.records, lambda: self.publisher
+            )
+        )
         self.service = ServiceManager.from_environ(notify, clock, os.environ)
 
     @staticmethod
@@ -223,6 +233,29 @@ class Daemon:
             canary.write(self.runner.config, time.time(), self.session)
         except FailoverError as e:
             log.error("canary_write_failed", error=str(e))
+
+    def _publish(self) -> None:
+        """One period's verdicts (none while blind) into CloudWatch; never raises."""
+        config = self.config
+        if self.publisher is None or self.publisher.region != config.backstop.region:
+            self.publisher = backstop.Publisher(
+                backstop.client(self.session, config), config.backstop.region
+            )
+        runner = self.runner
+        self.publisher.publish(
+            config, dict(runner.observe.health), blind=runner.frozen, wall=time.time()
+        )
+
+    def _step_backstop(self, now: float) -> float:
+        """Start a publication when one is due; the seconds until the next is."""
+        done = self.backstops.take()
+        if done is not None and done.exception() is not None:
+            log.error("backstop_publish_failed", error=repr(done.exception()))
+        if not backstop.enabled(self.config):
+            return 1.0
+        if self._publishing.due(now) and self.backstops.idle:
+            self.backstops.start(self._publish, float(self.config.backstop.period_seconds))
+        return self._publishing.wait(now)
 
     def _missed(self, ticks: int) -> None:
         self.metrics.rounds_missed.inc(ticks)
@@ -257,12 +290,13 @@ class Daemon:
         )
         while not self.stop.is_set():
             self._step(rounds, writes)
+            next_publish = self._step_backstop(self.clock())
             # The watchdog is paced here, by the loop that keeps time, and judged by
             # whether rounds complete: a slow round never delays a ping, a stuck one stops them.
             self.service.step(self.liveness.check()[0])
             now = self.clock()
             wait = min(rounds.wait(now), writes.wait(now) if self._writes_canaries() else 1.0)
-            wait = min(wait, self.service.wait())
+            wait = min(wait, self.service.wait(), next_publish)
             if self.reload_requested:
                 wait = min(wait, max(0.0, self._reload_after - now))
             self.stop.wait(wait)
@@ -285,6 +319,7 @@ class Daemon:
             self._reload()
             rounds.retime(self.config.daemon.interval, now)
             writes.retime(self.config.daemon.canary_write_interval or 1.0, now)
+            self._publishing.retime(float(self.config.backstop.period_seconds), now)
         self.rounds.take()
         ticks = rounds.due(now)
         if ticks and self.rounds.idle:

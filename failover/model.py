@@ -144,6 +144,7 @@ class Pool:
     trust_unowned: bool = False  # a set the config does not own, naming no bucket, serves
     previous_ids: tuple[str, ...] = ()  # set ids of renamed origins: retired to weight 0
     sink: str = "route53"  # where its weights go: "route53", "kvs" or "both" (config_schema.SINKS)
+    backstop: bool = False  # each set carries a CLOUDWATCH_METRIC health check (core/backstop.py)
 
     @property
     def primaries(self) -> tuple[Origin, ...]:
@@ -204,12 +205,24 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class BackstopSettings:
+    """`[backstop]`: where verdicts are published for the alarms behind Route 53 health checks."""
+
+    region: str = ""  # the metrics Region: alarms live here ("" = no pool has a backstop)
+    namespace: str = "Failover"
+    period_seconds: int = 60  # one datapoint per origin per period; the alarm's Period
+    evaluation_periods: int = 1  # the verdict is already debounced by fall/rise
+    quorum_fraction: float = 0.5  # alarm when Average(1 = down over publishers) >= this
+
+
+@dataclass(frozen=True)
 class Config:
     daemon: DaemonSettings
     health: HealthSettings
     pools: tuple[Pool, ...]
     kvs: KvsSettings = KvsSettings()
     cluster: ClusterSettings | None = None  # None: one daemon, as always
+    backstop: BackstopSettings = BackstopSettings()
 
     def all_origins(self) -> tuple[Origin, ...]:
         return tuple(o for p in self.pools for o in p.origins)
@@ -309,6 +322,7 @@ class Reason(enum.StrEnum):
     MISSING = "missing"  # the set is not in Route 53: created
     TTL_DRIFT = "ttl_drift"  # same weight, the TTL is corrected
     VALUE_DRIFT = "value_drift"  # same weight, the value (bucket endpoint) is corrected
+    BACKSTOP = "backstop"  # same weight, the set gets its health check (`failover backstop`)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from failover.core.evidence import frozen_edge
 from failover.metrics import Metrics
 from failover.model import Config, Desired
 from failover.overrides import OverrideStore
+from failover.stages.backstop import CheckMemory
 from failover.stages.emit import emit
 from failover.stages.kvs import KvsStage, KvsStore
 from failover.stages.observe import ObserveStage, Prober
@@ -75,6 +76,7 @@ class Runner:
             may_write=None if cluster is None else cluster.leading,  # as the fence asks
         )  # fmt: skip
         self.desired: dict[str, Desired] = {}
+        self.checks = CheckMemory()  # a re-created backstop set gets its health check back
         self.frozen = False
         self.last_round: float | None = None
         self.last_change: dict[str, object] = {}
@@ -172,8 +174,9 @@ class Runner:
                 report.refused.append(name)
         emit(self.kvs.start(cfg, decided, self.clock(), self.change_ids, write=self.write), m)
         sendable = kvs.route53_batches(cfg, decided.batches)  # less pools only the store gets
-        if sendable and self.writer.lane.idle:
-            batches = [(self.change_ids(), b) for b in sendable]
+        armed = self.checks.rearm(cfg, self.records, sendable)
+        if armed and self.writer.lane.idle:
+            batches = [(self.change_ids(), b) for b in armed]
             emit(planned(batches, dry_run=not self.write), m)
             report.planned.extend(c for _, b in batches for c in b.changes)
             if self.write:

@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from failover import config
 from failover import config_schema as schema
 from failover.errors import ConfigError
-from failover.model import Config, DaemonSettings, HealthSettings, KvsSettings, Origin, Pool
+from failover.model import (
+    BackstopSettings,
+    Config,
+    DaemonSettings,
+    HealthSettings,
+    KvsSettings,
+    Origin,
+    Pool,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
@@ -154,6 +162,7 @@ def test_the_example_documents_every_field_of_every_model_class() -> None:
         Pool: set(pool),
         Origin: origin_keys,
         KvsSettings: set(doc["kvs"]),
+        BackstopSettings: set(doc["backstop"]),
     }
     for cls, fields in config.documented_fields().items():
         missing = set(fields) - sections[cls]
@@ -180,6 +189,7 @@ def test_the_schema_names_exactly_the_model_fields() -> None:
     assert set(schema.POOL) | set(schema.POOL_TABLES) == set(fields[Pool]) | {"health"}
     assert set(schema.ORIGIN) | set(schema.ORIGIN_TABLES) == set(fields[Origin])
     assert set(schema.TOP_KEYS) == set(fields[Config])
+    assert set(schema.BACKSTOP) == set(fields[BackstopSettings])
 
 
 def test_omitted_keys_take_the_documented_defaults() -> None:

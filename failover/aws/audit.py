@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 ENV_VAR = "FAILOVER_AWS_AUDIT"
-_KEPT = ("Bucket", "Key", "HostedZoneId", "Id", "Name", "KvsARN")
+_KEPT = ("Bucket", "Key", "HostedZoneId", "Id", "Name", "KvsARN", "Namespace")
 # DynamoDB: what IAM authorises a table call against (the table's ARN, built with the
 # client's Region, and dynamodb:LeadingKeys, the partition key of the items touched).
 _KEPT_DYNAMODB = (

@@ -32,6 +32,7 @@ from failover.sandbox.observe import (
     wait_until,
 )
 from failover.sandbox.s3proxy import Kind
+from failover.sandbox.scenario_backstop import apply_backstop
 from failover.sandbox.timeline import SHOWN, Timeline, describe
 from failover.sandbox.world import REGIONS, Sandbox, Timings
 
@@ -52,18 +53,21 @@ class Demo:
         s3_overrides: bool = False,
         standby: tuple[str, ...] = (),
         router: str = "lambda-edge",
+        backstop: bool = False,
     ) -> None:
         self.timings = timings
         self.router = router
         self.store: KvsServer | None = None  # the KeyValueStore, for --router function
         self.s3_overrides = s3_overrides
         self.standby = standby
+        self.backstop = backstop
+        self.exclusion: float | None = None  # backstop: seconds from fault to DNS exclusion
         self.fall = fall or timings.fall
         self.tl = Timeline(out)
         # Waits are sized from the demo's own timings, not the configured fall: a daemon
         # configured never to fail over must make the demo fail, not wait for it.
         self.patience = max(3 * timings.bound(), 8.0)
-        self.sandbox = Sandbox(timings=timings)
+        self.sandbox = Sandbox(timings=timings, backstop=backstop)
         self.daemon: DaemonProcess | None = None
         self.edge: EdgeStream | FunctionStream | None = None
         self.dns = DnsSampler(self.sandbox)
@@ -89,8 +93,14 @@ class Demo:
                 f"KeyValueStore data plane at {store.proxy} (SigV4A checked), reached by the "
                 "daemon's real client through its own proxy setting"
             )
+        if self.backstop:
+            extra["backstop"] = True
         self.config = sb.write_config(None, fall=self.fall, **extra)
-        load(str(self.config), {})  # a bad setting (e.g. --fall) stops here, clearly
+        self.config_value = load(str(self.config), {})  # a bad setting stops here, clearly
+        if self.backstop:
+            done = apply_backstop(self.config, child_env(sb))
+            if not self.tl.expect(done.returncode == 0, "`failover backstop apply` arms every set"):
+                raise ScenarioError(f"backstop apply failed: {done.stdout}{done.stderr}")
         self.listen = next(
             line.split('"')[1]
             for line in self.config.read_text().splitlines()
@@ -232,7 +242,13 @@ def run(
 
     previous = signal.signal(signal.SIGTERM, on_term)
     demo = Demo(
-        timings or Timings(), fall, out, s3_overrides=s3_overrides, standby=standby, router=router
+        timings or Timings(),
+        fall,
+        out,
+        s3_overrides=s3_overrides,
+        standby=standby,
+        backstop=scenario_name in scenario.BACKSTOP,
+        router=router,
     )
     try:
         demo.start()

@@ -20,25 +20,31 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.rrset
 
+from failover.core.backstop import candidates
+
 MAX_STRING = 255  # one TXT character-string; longer values are split, as Route 53 does
 
 
 @dataclass(frozen=True)
 class WeightedAnswer:
-    """One weighted set: its weight, TTL and TXT values, each value a tuple of strings."""
+    """One weighted set: its weight, TTL and TXT values, each value a tuple of strings.
+
+    `health` is its health check's status: True healthy, False unhealthy, None no check.
+    """
 
     weight: int
     ttl: int
     values: tuple[tuple[str, ...], ...]
+    health: bool | None = None
 
     @classmethod
-    def of(cls, weight: int, ttl: int, *values: str) -> WeightedAnswer:
+    def of(cls, weight: int, ttl: int, *values: str, health: bool | None = None) -> WeightedAnswer:
         """A set whose values are split into 255-character strings."""
         split = tuple(
             tuple(v[i : i + MAX_STRING] for i in range(0, len(v), MAX_STRING)) or ("",)
             for v in values
         )
-        return cls(weight, ttl, split)
+        return cls(weight, ttl, split, health)
 
 
 Lookup = Callable[[str], Sequence[WeightedAnswer]]
@@ -170,11 +176,17 @@ class DnsResponder:
         return response.to_wire()
 
     def _pick(self, answers: list[WeightedAnswer]) -> WeightedAnswer:
-        """One weighted set by weight, as Route 53 answers; evenly when every weight is 0."""
-        weights = [a.weight for a in answers]
-        if not any(weights):
-            return self._rng.choice(answers)
-        return self._rng.choices(answers, weights=weights)[0]
+        """One weighted set by weight, as Route 53 answers; evenly when every weight is 0.
+
+        With health checks, Route 53's rules choose which sets are candidates at all
+        (`core.backstop.candidates`: unhealthy sets left out, zero-weight sets only when
+        every non-zero set is unhealthy, all of them when none is healthy).
+        """
+        chosen, evenly = candidates([(a.weight, a.health) for a in answers])
+        sets = [answers[i] for i in chosen]
+        if evenly:
+            return self._rng.choice(sets)
+        return self._rng.choices(sets, weights=[a.weight for a in sets])[0]
 
     def close(self) -> None:
         """Stop the thread and release the port."""

@@ -17,7 +17,8 @@ import boto3
 
 from failover.sandbox.observe import DaemonProcess, http_get
 from failover.sandbox.s3proxy import DYNAMODB, S3FaultProxy
-from failover.sandbox.world import CREDENTIALS, Sandbox, free_port
+from failover.sandbox.sandbox_config import free_port
+from failover.sandbox.world import CREDENTIALS, Sandbox
 
 
 class Replicas:

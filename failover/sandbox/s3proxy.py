@@ -40,6 +40,7 @@ CONTROL = "/_sandbox/faults"
 ROUTE53 = "route53"
 ROUTE53_CHANGE = "route53-change"  # ChangeResourceRecordSets only, when a fault names it
 DYNAMODB = "dynamodb"  # the cluster table (failover sandbox --replicas)
+ROUTE53_WRITES = "route53-writes"  # ChangeResourceRecordSets only (POST .../rrset/)
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade")
 )
@@ -226,6 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
             proxy.count(ROUTE53_CHANGE)
             if (own := proxy.fault_for(ROUTE53_CHANGE)) is not None:
                 target, fault = ROUTE53_CHANGE, own
+            else:
+                fault = proxy.fault_for(ROUTE53_WRITES) or fault
         kind = None if fault is None else fault.kind
         if kind is Kind.HANG:
             if not proxy.wait_while_broken(target, Kind.HANG):

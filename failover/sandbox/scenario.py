@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from failover.sandbox.observe import wait_until
 from failover.sandbox.s3proxy import Kind
+from failover.sandbox.scenario_backstop import backstop_outage
 from failover.sandbox.world import REGIONS
 
 if TYPE_CHECKING:
@@ -285,4 +286,6 @@ SCENARIOS: dict[str, tuple[Callable[[Demo], None], bool, tuple[str, ...]]] = {
     "default": (play, False, ()),
     "overrides-hang": (play_overrides_hang, True, ()),
     "standby": (standby_failover, False, STANDBY),
+    "backstop": (backstop_outage, False, ()),
 }
+BACKSTOP = frozenset({"backstop"})  # scenarios whose sandbox emulates alarms and health checks

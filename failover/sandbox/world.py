@@ -14,7 +14,6 @@ import json
 import logging
 import secrets
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -31,23 +30,18 @@ from moto.server import ThreadedMotoServer
 from failover import canary
 from failover.aws.route53 import parse_txt
 from failover.model import quote_txt
-from failover.sandbox import route53_strict
+from failover.sandbox import route53_strict, sandbox_config
+from failover.sandbox.cloudwatch import Evaluator, health_of, start_evaluator
 from failover.sandbox.dns import DnsResponder, WeightedAnswer
 from failover.sandbox.faults import overrides_fault
-from failover.sandbox.s3proxy import ROUTE53, Fault, S3FaultProxy
+from failover.sandbox.s3proxy import ROUTE53, ROUTE53_WRITES, Fault, S3FaultProxy
+from failover.sandbox.sandbox_config import CANARY_KEY
 
 REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
 ZONE = "example.com"
 RECORD = "origin.example.com"
 OVERRIDES_KEY = "failover/overrides.json"
-CANARY_KEY = "_failover/canary.json"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
-_DAEMON_KEYS = frozenset(
-    ("interval", "listen", "log_format", "log_level", "dry_run", "resync", "route53_rate")
-)
-_HEALTH_KEYS = frozenset(
-    ("timeout", "fall", "rise", "hold_down", "hold_down_max", "slow_start", "expect", "max_age")
-)
 
 
 @dataclass(frozen=True)
@@ -67,13 +61,6 @@ class Timings:
         return self.fall * self.interval + self.timeout + 1.0
 
 
-def free_port() -> int:
-    """A loopback TCP port free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Sandbox:
     """Everything started on construction; `close()` (or the `with` block) stops it all."""
 
@@ -83,8 +70,11 @@ class Sandbox:
         timings: Timings | None = None,
         prefix: str | None = None,
         quiet: bool = True,
+        backstop: bool = False,
     ) -> None:
         self.timings = timings or Timings()
+        self.backstop = backstop  # emulate alarms and health checks (sandbox/cloudwatch.py)
+        self.alarms: Evaluator | None = None
         self.prefix = prefix or f"sbx-{secrets.token_hex(3)}"
         self.buckets = {region: f"{self.prefix}-{region}" for region in REGIONS}
         self.ops_bucket = f"{self.prefix}-ops"  # holds the S3 overrides store, if used
@@ -165,6 +155,11 @@ class Sandbox:
             HostedZoneId=self.zone_id,
             ChangeBatch={"Comment": "sandbox set-up", "Changes": changes},
         )
+        if self.backstop:
+            self.cloudwatch, self.alarms = start_evaluator(
+                session, self.moto_url, cfg, self.route53
+            )
+            self._clients.append(self.cloudwatch)
         self.dns = DnsResponder(self._lookup)
 
     def endpoint(self, region: str) -> str:
@@ -187,6 +182,7 @@ class Sandbox:
                 int(rs.get("Weight", 0)),
                 int(rs.get("TTL", 0)),
                 *(parse_txt(rr["Value"]) for rr in rs.get("ResourceRecords", [])),
+                health=health_of(self.alarms, rs.get("HealthCheckId")),
             )
             for rs in self._sets()
             if rs["Name"].lower() == wanted and rs["Type"] == "TXT"
@@ -240,6 +236,10 @@ class Sandbox:
         """Make every bucket (or those of `regions`) misbehave at the same instant."""
         fault = Fault.of(kind, seconds)
         self._proxy().set_faults(dict.fromkeys((self._bucket(r) for r in regions), fault))
+
+    def break_route53_writes(self, kind: str, seconds: float | None = None) -> None:
+        """Make ChangeResourceRecordSets alone misbehave (e.g. `http_503`): reads still work."""
+        self._proxy().break_target(ROUTE53_WRITES, Fault.of(kind, seconds))
 
     def break_route53(self, kind: str, seconds: float | None = None) -> None:
         """Make Route 53's API, as the product reaches it, misbehave (e.g. `slow` writes)."""
@@ -309,68 +309,8 @@ class Sandbox:
         return out
 
     def config_toml(self, **overrides: object) -> str:
-        """A valid config for these buckets and this record, with the sandbox's fast timings.
-
-        Keys of ``[daemon]`` and ``[health]`` may be overridden by name, plus ``overrides``
-        (the drain/pin store's URL) and ``standby`` (the regions that are standbys, in order).
-        """
-        t = self.timings
-        daemon: dict[str, object] = {
-            "interval": t.interval,
-            "listen": f"127.0.0.1:{free_port()}",
-            "log_format": "json",
-            "resync": 5.0,
-            "route53_rate": 20.0,
-        }
-        health: dict[str, object] = {
-            "timeout": t.timeout,
-            "fall": t.fall,
-            "rise": t.rise,
-            "hold_down": t.hold_down,
-            "max_age": t.max_age,
-        }
-        store = f"file://{self.dir}/overrides.json"
-        standby: tuple[str, ...] = ()
-        kvs: dict[str, str] = {}  # [kvs]: the pool then writes the store too, for the function
-        for key, value in overrides.items():
-            if key == "kvs" and isinstance(value, dict):
-                kvs = {str(k): str(v) for k, v in value.items()}
-            elif key == "standby":
-                standby = tuple(str(r) for r in value) if isinstance(value, tuple | list) else ()
-            elif key in _DAEMON_KEYS:
-                daemon[key] = value
-            elif key in _HEALTH_KEYS:
-                health[key] = value
-            elif key == "overrides":
-                store = str(value)
-            else:
-                raise ValueError(f"config_toml: unknown key {key!r}")
-        lines = ["[daemon]", *(f"{k} = {json.dumps(v)}" for k, v in daemon.items())]
-        lines.append(f"overrides = {json.dumps(store)}")
-        lines += ["", "[health]", *(f"{k} = {json.dumps(v)}" for k, v in health.items())]
-        if kvs:
-            lines += ["", "[kvs]", *(f"{k} = {json.dumps(v)}" for k, v in kvs.items())]
-        lines += [
-            "",
-            "[[pools]]",
-            'name = "www"',
-            f"record = {json.dumps(self.record)}",
-            f"zone_id = {json.dumps(self.zone_id)}",
-            f"ttl = {t.ttl}",
-            *(['sink = "both"', 'router = "function"'] if kvs else []),
-        ]
-        for region, bucket in self.buckets.items():
-            lines += [
-                "",
-                "[[pools.origins]]",
-                f'id = "{region}"',
-                f'bucket = "{bucket}"',
-                f'region = "{region}"',
-                "weight = 100",
-                f'canary = "{CANARY_KEY}"',
-                *(["standby = true"] if region in standby else []),
-            ]
-        return "\n".join(lines) + "\n"
+        """A valid config for these buckets and this record (`sandbox_config.render`)."""
+        return sandbox_config.render(self, **overrides)
 
     def write_config(self, path: Path | None = None, **overrides: object) -> Path:
         """Write `config_toml(**overrides)` to `path` (default: in the sandbox's directory)."""
@@ -408,6 +348,8 @@ class Sandbox:
     # -- stop -------------------------------------------------------------------------
     def close(self) -> None:
         """Stop DNS, the proxy and moto; release their ports; remove the temporary files."""
+        if self.alarms is not None:
+            self.alarms.close()  # idempotent: the DNS server may still ask it, and is told healthy
         if self.dns is not None:
             self.dns.close()
             self.dns = None

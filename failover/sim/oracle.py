@@ -43,6 +43,8 @@ INVARIANTS = {
     "replicas answering), the pool never fails open and the daemon never puts the source back",
     "unowned_attributes_kept": "a swap repeats every attribute the daemon does not own "
     "(HealthCheckId, …) exactly",
+    "health_check_kept": "no daemon write drops or changes a set's HealthCheckId (a backstop "
+    "set stays armed)",
     "ttl_change_alone": "a TTL is never changed in the batch that changes a weight",
     "live_takes_over": "traffic never stays on dead origins while a live one could take it: "
     "once every owned set of a pool carrying weight has failed `fall` probes, a live origin "

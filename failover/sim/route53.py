@@ -234,6 +234,12 @@ class FakeRoute53:
                         ("no_lost_update", f"{comment} overwrote a human change to {k} unread")
                     )
         self._judge_attributes(changes, comment)
+        for k, was in before.items():
+            check = was.get("HealthCheckId")
+            if check is not None and (after.get(k) or {}).get("HealthCheckId") != check:
+                self.violations.append(
+                    ("health_check_kept", f"{comment} dropped {k}'s health check {check}")
+                )
         names = {key_of(c["ResourceRecordSet"])[:2] for c in changes}
         for name, rtype in names:
             weights = [

@@ -141,6 +141,9 @@ class Simulation:
                 _upsert(p.record, o.id, 0 if o.standby else o.weight, p.ttl, o.endpoint)
                 for o in p.origins
             ]
+            if p.backstop:  # each set armed with its CLOUDWATCH_METRIC health check
+                for c, o in zip(changes, p.origins, strict=True):
+                    c["ResourceRecordSet"]["HealthCheckId"] = f"hc-{p.name}-{o.id}"
             endpoints = {o.id: o.endpoint for o in p.origins}
             changes += [
                 _upsert(p.record, sid, weight, p.ttl, endpoints.get(value, value))

@@ -191,6 +191,7 @@ def world_config(interval: float = INTERVAL, dry_run: bool = False) -> Config:
                 ),
                 canary_source=sources.get(name, ""),
                 **standby.get(name, {}),  # type: ignore[arg-type]
+                backstop=name == "img",  # its sets carry health checks (the backstop)
             )
         )
     daemon = DaemonSettings(

@@ -121,6 +121,14 @@ TABLE: dict[tuple[str, str], tuple[str, Callable[[Params], str], Callable[[Param
         )
         for op in ("DescribeKeyValueStore", "GetKey", "PutKey", "ListKeys", "UpdateKeys")
     },
+    # CloudWatch, "Actions, resources, and condition keys": PutMetricData has no resource
+    # type ("*") and the condition key cloudwatch:namespace; DescribeAlarms is read as "*".
+    ("cloudwatch", "PutMetricData"): (
+        "cloudwatch:PutMetricData",
+        lambda p: "*",
+        lambda p: (("cloudwatch:namespace", (p["Namespace"],)),),
+    ),
+    ("cloudwatch", "DescribeAlarms"): ("cloudwatch:DescribeAlarms", lambda p: "*", lambda p: ()),
 }
 
 
@@ -239,20 +247,20 @@ def task_role(params: Params, region: str = "eu-west-1") -> list[Statement]:
             cond = raw.get("Condition", {})
             # StringLikeIfExists narrows a grant no call names (S3's own ListBucket check
             # on a missing key): kept, never needed to match a recorded operation.
+            # StringEquals on a single-valued key reads as the same test: every value in.
             assert set(cond) <= {
                 "ForAllValues:StringEquals",
                 "ForAllValues:StringLike",
+                "StringEquals",
                 "StringLikeIfExists",
             }, cond
+            equals = {**cond.get("ForAllValues:StringEquals", {}), **cond.get("StringEquals", {})}
             out.append(
                 Statement(
                     raw["Sid"],
                     _strings(raw["Action"]),
                     _strings(raw["Resource"]),
-                    tuple(
-                        (k, _strings(v))
-                        for k, v in cond.get("ForAllValues:StringEquals", {}).items()
-                    ),
+                    tuple((k, _strings(v)) for k, v in equals.items()),
                     tuple(
                         (k, _strings(v)) for k, v in cond.get("ForAllValues:StringLike", {}).items()
                     ),

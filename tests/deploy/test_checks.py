@@ -192,7 +192,7 @@ def test_command_line_reports_problems_with_file_and_resource(tmp_path: Path) ->
 def test_command_line_passes_the_shipped_templates() -> None:
     result = run(sys.executable, "-m", "deploy.checks")
     assert result.returncode == 0, result.stdout
-    assert "6 templates checked, 0 problems" in result.stdout
+    assert "7 templates checked, 0 problems" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,11 @@ DESIGN_METRICS = {
     "failover_cluster_disagreements": "gauge",
     "failover_cluster_view_age_seconds": "gauge",
     "failover_cluster_table_errors_total": "counter",
+    # The backstop (failover/stages/backstop.py).
+    "failover_backstop_armed": "gauge",
+    "failover_backstop_alarm_state": "gauge",
+    "failover_backstop_datapoints_total": "counter",
+    "failover_backstop_publish_failures_total": "counter",
 }
 CLUSTER_PREFIX = "failover_cluster_"
 # Series whose only values are 0 and 1: a panel must say what each means.

@@ -74,6 +74,11 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
     kvs = f'[kvs]\narn = "{KVS_ARN}"\nendpoint_url = "{store.endpoint_url}"\nproxy = "{store.proxy}"\n'
     text = text.replace("[[pools]]\n", kvs + "[[pools]]\n", 1)
     text = text.replace("ttl = 5\n", 'ttl = 5\nsink = "both"\nrouter = "function"\n', 1)
+    # The backstop: verdicts published each second into the "Failover" namespace.
+    text = text.replace("ttl = 5\n", "ttl = 5\nbackstop = true\n", 1)
+    text = text.replace(
+        "[[pools]]", '[backstop]\nregion = "us-west-2"\nperiod_seconds = 1\n[[pools]]', 1
+    )
     boto3.client("s3", region_name="us-east-1").put_object(
         Bucket=state, Key="failover.toml", Body=text.encode()
     )
@@ -95,6 +100,12 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
         wait_for("a canary write", lambda: "canary_written" in log.read_text(), 30)
         wait_for("the change followed to INSYNC", lambda: "change_in_sync" in log.read_text(), 30)
         wait_for("a store write", lambda: "kvs_weights_applied" in log.read_text(), 30)
+        cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
+        wait_for(
+            "verdicts published",
+            lambda: bool(cloudwatch.list_metrics(Namespace="Failover")["Metrics"]),
+            30,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
@@ -107,6 +118,7 @@ def _daemon_with_every_capability(zone: Zone, tmp_path: Path) -> tuple[Path, dic
         OverridesObjectArn=f"arn:aws:s3:::{state}/overrides.json",
         ConfigObjectArn=f"arn:aws:s3:::{state}/failover.toml",
         KeyValueStoreArns=[KVS_ARN],
+        BackstopNamespace="Failover",
     )
     return record, params
 
@@ -126,6 +138,8 @@ def test_the_task_role_grants_every_operation_the_daemon_makes_and_nothing_more(
         "cloudfront-keyvaluestore/DescribeKeyValueStore",
         "cloudfront-keyvaluestore/GetKey",
         "cloudfront-keyvaluestore/PutKey",
+        "cloudwatch/PutMetricData",
+        "cloudwatch/DescribeAlarms",
     } <= operations
     statements = iam.task_role(params)
     assert iam.refused(statements, recorded) == []
@@ -168,3 +182,17 @@ def test_the_record_changes_the_daemon_makes_fit_the_condition_keys() -> None:
         change("ZONE3", "CREATE"),
     ]
     assert iam.refused(statements, bad) == bad
+
+
+def test_verdicts_may_be_published_only_into_the_configured_namespace() -> None:
+    statements = iam.task_role(role_params("ZONE1", {}, BackstopNamespace="Failover"))
+    action, resource, context = iam.TABLE[("cloudwatch", "PutMetricData")]
+
+    def put(namespace: str) -> iam.Need:
+        p = {"Namespace": namespace}
+        return iam.Need("cloudwatch/PutMetricData", action, resource(p), context(p))
+
+    assert iam.refused(statements, [put("Failover")]) == []
+    assert iam.refused(statements, [put("Other")]) == [put("Other")]
+    none = iam.task_role(role_params("ZONE1", {}))
+    assert iam.refused(none, [put("Failover")]) == [put("Failover")]

@@ -127,7 +127,7 @@ def test_sigterm_stops_the_demo_and_its_daemon_subprocess() -> None:
 
 
 def test_the_cli_offers_every_scripted_scenario_and_no_other() -> None:
-    from failover.cli import DEMO_SCENARIOS
+    from failover.commands.sandbox import DEMO_SCENARIOS
     from failover.sandbox.scenario import SCENARIOS
 
     assert set(DEMO_SCENARIOS) == set(SCENARIOS)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from failover.sandbox.observe import DaemonProcess, Seen, http_get
-from failover.sandbox.world import REGIONS, Sandbox, free_port
+from failover.sandbox.sandbox_config import free_port
+from failover.sandbox.world import REGIONS, Sandbox
 from tests.e2e_support import cli, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -13,7 +13,8 @@ import pytest
 
 from failover.model import quote_txt
 from failover.sandbox.observe import DaemonProcess, http_get
-from failover.sandbox.world import REGIONS, Sandbox, free_port
+from failover.sandbox.sandbox_config import free_port
+from failover.sandbox.world import REGIONS, Sandbox
 from tests.e2e_support import cli, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
