@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
+import functools
 import math
 import re
 import tomllib
@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_router import names
-from failover import config_kvs
-from failover.cluster.settings import cluster_problems, cluster_warnings
+from failover import config_backstop, config_kvs
+from failover.cluster.settings import cluster_settings, cluster_warnings
 from failover.config_schema import (
-    BACKSTOP,
-    CLUSTER,
     DAEMON,
     DEFAULT_CANARY,
     DEFAULT_TTL,
@@ -35,18 +33,8 @@ from failover.config_schema import (
     show,
     type_name,
 )
-from failover.core import backstop
 from failover.errors import ConfigError
-from failover.model import (
-    BackstopSettings,
-    ClusterSettings,
-    Config,
-    DaemonSettings,
-    HealthSettings,
-    KvsSettings,
-    Origin,
-    Pool,
-)
+from failover.model import Config, DaemonSettings, HealthSettings, Origin, Pool
 
 ENV_VAR = "FAILOVER_CONFIG"
 
@@ -284,9 +272,7 @@ def warnings(config: Config) -> list[str]:
     """
     out: list[str] = []
     out += cluster_warnings(config.cluster)
-    why = backstop.period_problem(config.backstop.period_seconds)
-    if why and any(p.backstop for p in config.pools):
-        out.append(f"backstop.period_seconds: {why}")
+    out += config_backstop.warnings(config)
     for i, p in enumerate(config.pools):
         for j, o in enumerate(p.origins):
             if o.weight == 0 and not o.standby:
@@ -335,19 +321,15 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
             pools.append(pool)
     _unique(seen, "name", "", problems)
     _unique(seen, "record", ": two pools would fight over its weights", problems)
-    raw_backstop = doc.get("backstop", {})
-    backstop_values, _ = _table(raw_backstop, "backstop", BACKSTOP, problems)
-    wanted = [i for i, values in enumerate(seen) if values.get("backstop")]
-    written = isinstance(raw_backstop, dict) and "region" in raw_backstop
-    if wanted and not written:
-        problems.add(
-            "backstop.region",
-            f"missing (required: pools[{wanted[0]}] sets backstop = true; "
-            "a Region other than us-east-1 for its metrics and alarms)",
-        )
-    kvs = config_kvs.read(doc.get("kvs", {}), lambda r, w, s: _table(r, w, s, problems))
+    table = functools.partial(_table, problems=problems)
+    backstop = config_backstop.read(doc.get("backstop", {}), seen, problems.add, table)
+    kvs = config_kvs.read(doc.get("kvs", {}), table)
     config_kvs.check(kvs, pools, seen, problems.add)
-    cluster = _cluster(doc["cluster"], interval, problems) if "cluster" in doc else None
+    cluster = (
+        cluster_settings(doc["cluster"], interval, problems.add, table)
+        if "cluster" in doc
+        else None
+    )
     if problems:
         return None
     return Config(
@@ -356,17 +338,8 @@ def _document(doc: dict[str, Any], problems: _Problems) -> Config | None:
         pools=tuple(pools),
         kvs=kvs,
         cluster=cluster,
-        backstop=BackstopSettings(**backstop_values),
+        backstop=backstop,
     )
-
-
-def _cluster(raw: object, interval: float | None, problems: _Problems) -> ClusterSettings | None:
-    """[cluster]: a table and the number of replicas turn cluster mode on."""
-    values, bad = _table(raw, "cluster", CLUSTER, problems, required=("table", "replicas"))
-    c = ClusterSettings(**{"table": "", "replicas": 0, **values})
-    for where, what in cluster_problems(c, interval, bad):  # those of the good keys too
-        problems.add(where, what)
-    return None if bad else c
 
 
 _TOML_WHERE = re.compile(
@@ -458,14 +431,3 @@ def render_problems(err: ConfigError) -> str:
     """Every problem on its own line, each prefixed with the config's source when known."""
     head = f"{err.source}: " if err.source else ""
     return "\n".join(head + p for p in err.problems)
-
-
-def documented_fields() -> dict[type, tuple[str, ...]]:
-    """Each model class read from TOML and the field names a config file may set on it."""
-    # Origin.pool comes from the enclosing [[pools]]; [cluster] is documented in
-    # docs/cluster.md (config.example.toml runs one daemon).
-    derived = {"pool", "cluster"}
-    classes = (Config, DaemonSettings, HealthSettings, Pool, Origin, KvsSettings, BackstopSettings)
-    return {
-        c: tuple(f.name for f in dataclasses.fields(c) if f.name not in derived) for c in classes
-    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import re
@@ -12,7 +13,17 @@ from urllib.parse import urlsplit
 
 from edge_router import names
 from failover.core import backstop
-from failover.model import CANARY_BYTES, MAX_WEIGHT
+from failover.model import (
+    CANARY_BYTES,
+    MAX_WEIGHT,
+    BackstopSettings,
+    Config,
+    DaemonSettings,
+    HealthSettings,
+    KvsSettings,
+    Origin,
+    Pool,
+)
 
 MAX_TTL = 2_147_483_647  # Route 53's ResourceRecordSet TTL range is 0..2^31-1
 MAX_ORIGINS = 100  # weighted sets per name and type
@@ -286,3 +297,14 @@ TOP_KEYS = ("daemon", "health", "pools", "kvs", "backstop")
 OPTIONAL_TOP = ("cluster",)  # documented in docs/cluster.md: the example runs one daemon
 POOL_TABLES = ("health", "origins")
 ORIGIN_TABLES = ("health",)
+
+
+def documented_fields() -> dict[type, tuple[str, ...]]:
+    """Each model class read from TOML and the field names a config file may set on it."""
+    # Origin.pool comes from the enclosing [[pools]]; [cluster] is documented in
+    # docs/cluster.md (config.example.toml runs one daemon).
+    derived = {"pool", "cluster"}
+    classes = (Config, DaemonSettings, HealthSettings, Pool, Origin, KvsSettings, BackstopSettings)
+    return {
+        c: tuple(f.name for f in dataclasses.fields(c) if f.name not in derived) for c in classes
+    }

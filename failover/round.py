@@ -25,7 +25,8 @@ from failover.stages.overrides import OverridesStage
 from failover.stages.propagation import ChangeReader, PropagationStage
 from failover.stages.records import Reader, RecordsStage
 from failover.stages.report import RoundReport, new_change_id
-from failover.stages.write import Writer, WriteStage, absorb, planned
+from failover.stages.snapshot import snapshot_of, take_written
+from failover.stages.write import Writer, WriteStage, planned
 
 log = structlog.get_logger("failover")
 __all__ = ["RoundReport", "Runner", "Store", "new_change_id"]
@@ -152,9 +153,8 @@ class Runner:
             emit(said, m)
             if not lead:
                 return
-            fences = self.writer.unfenced(cfg)
-            if fences and self.writer.lane.idle:  # a new leader bumps every fence first
-                self.writer.fence(self.change_ids(), fences)
+            if (fences := self.writer.unfenced(cfg)) and self.writer.lane.idle:
+                self.writer.fence(self.change_ids(), fences)  # a new leader bumps every fence first
                 self._take_written(report)
         decided = plan.make(
             cfg,
@@ -186,38 +186,10 @@ class Runner:
             self.propagation.start(self.clock())
 
     def _take_written(self, report: RoundReport) -> None:
-        outcome = self.writer.collect()
-        if outcome is None:
-            return
-        for reason in outcome.failures:
-            self.metrics.write_failures.labels(reason).inc()
-        done = absorb(outcome, self.reader, self.config, self.wall())
-        emit(done.events + self.propagation.follow(outcome.landed), self.metrics)
-        report.conflicts.extend(outcome.conflicts)
-        report.applied.extend(done.applied)
-        if done.last_change:
-            self.last_change = done.last_change
-            self.metrics.applied(self.wall())
+        take_written(self, report)
 
     def snapshot(self) -> status.Snapshot:
-        # Read from copies: /status and /metrics run beside a round that mutates these.
-        wall = self.wall()
-        return status.build(
-            self.config,
-            dict(self.records),
-            dict(self.desired),
-            dict(self.observe.health),
-            dict(self.observe.results),
-            {k: self.observe.canary_age(k, wall) for k in list(self.observe.canaries)},
-            dict(self.overrides.current),
-            frozen=self.frozen,
-            dry_run=not self.write,
-            ready=self.ready,
-            last_round=self.last_round,
-            last_change=dict(self.last_change),
-            overrides_age=self.overrides.age(),
-            cluster=None if self.cluster is None else self.cluster.report(),
-        )
+        return snapshot_of(self)
 
     @property
     def ready(self) -> bool:

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
+from failover.config_schema import CLUSTER
 from failover.model import ClusterSettings
+
+Table = Callable[..., tuple[dict[str, Any], Collection[str]]]
+
+
+def cluster_settings(
+    raw: object, interval: float | None, add: Callable[[str, str], None], table: Table
+) -> ClusterSettings | None:
+    """[cluster]: a table and the number of replicas turn cluster mode on."""
+    values, bad = table(raw, "cluster", CLUSTER, required=("table", "replicas"))
+    c = ClusterSettings(**{"table": "", "replicas": 0, **values})
+    for where, what in cluster_problems(c, interval, bad):  # those of the good keys too
+        add(where, what)
+    return None if bad else c
 
 
 def cluster_problems(

@@ -10,6 +10,7 @@ from typing import Protocol
 from failover.aws.route53 import Record
 from failover.core import events, records
 from failover.core.events import Event
+from failover.core.kvs import route53_part
 from failover.core.records import Pending
 from failover.errors import Route53Error
 from failover.model import Change, Config, OriginKey, Pool
@@ -82,7 +83,7 @@ class RecordsStage:
         """Whether some zone of `config` was last read before `t` (or never): those are
         read first at the next start. A new leader plans on nothing older than its term."""
         stale = False
-        for z in _zones(config.pools):
+        for z in _zones(route53_part(config).pools):  # zones of store-only pools are never read
             if z not in self.synced or self.synced[z] < t:
                 self.synced.pop(z, None)
                 stale = True

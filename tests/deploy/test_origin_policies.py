@@ -81,13 +81,16 @@ def test_daemon_task_role_is_least_privilege() -> None:
     s = _statements(policy)
     change = s["ChangeOwnTxtRecords"]
     assert change["Action"] == "route53:ChangeResourceRecordSets"
-    assert change["Condition"] == {
-        "ForAllValues:StringEquals": {
-            "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
-            "route53:ChangeResourceRecordSetsNormalizedRecordNames": {"Ref": "RecordNames"},
-            "route53:ChangeResourceRecordSetsActions": ["CREATE", "DELETE"],
-        }
+    # Record names by StringLike: the configured names, plus the fence record
+    # (_failover-epoch.<apex>) in cluster mode only (tests/deploy/test_cluster_role.py).
+    assert change["Condition"]["ForAllValues:StringEquals"] == {
+        "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
+        "route53:ChangeResourceRecordSetsActions": ["CREATE", "DELETE"],
     }
+    names = change["Condition"]["ForAllValues:StringLike"]
+    cluster, single = names["route53:ChangeResourceRecordSetsNormalizedRecordNames"]["Fn::If"][1:]
+    assert single == {"Ref": "RecordNames"}
+    assert "_failover-epoch.*" in str(cluster)
     assert s["WaitForChanges"]["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:route53:::change/*"
     }

@@ -149,7 +149,7 @@ def test_a_seed_replays_exactly() -> None:
 
 def test_a_cluster_seed_replays_exactly() -> None:
     """Three replicas, drifting clocks, a paused leader resumed mid-send: the same again."""
-    a, b = (simulate_cluster(8, 1.0, 3, ("pause", "kill", "path_cut")) for _ in range(2))
+    a, b = (simulate_cluster(10, 1.0, 3, ("pause", "kill", "path_cut")) for _ in range(2))
     assert (a.rounds, a.faults, a.changes, a.takeovers, a.paused_sends) == (
         b.rounds,
         b.faults,
@@ -158,4 +158,4 @@ def test_a_cluster_seed_replays_exactly() -> None:
         b.paused_sends,
     )
     assert a.paused_sends > 0
-    assert a.replay == "python -m failover.sim --replicas 3 --seed 8 --hours 1"
+    assert a.replay == "python -m failover.sim --replicas 3 --seed 10 --hours 1"
