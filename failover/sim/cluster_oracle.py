@@ -239,6 +239,10 @@ class ClusterOracle:
                 o = self.origins.get(key)
                 if c["Action"] == "DELETE" or o is None or rr.get("Weight") != 0:
                     continue
+                # A standby at 0 is idle (a primary serves) as often as down, and a batch
+                # carries no reason to tell them apart; the primaries are the rule's subject.
+                if o.standby:
+                    continue
                 if not old.get(key_of(rr)):
                     continue
                 h = o.health
