@@ -13,9 +13,9 @@ from botocore.compat import HTTPHeaders
 from failover.cluster import table as tables
 
 
-def create_table(region: str = "us-east-1") -> str:
-    """A table of the contract's schema (pk, sk; on demand) under a fresh name."""
-    name = f"failover-{uuid.uuid4().hex[:8]}"
+def create_table(region: str = "us-east-1", name: str = "") -> str:
+    """A table of the contract's schema (pk, sk; on demand), under a fresh name if none."""
+    name = name or f"failover-{uuid.uuid4().hex[:8]}"
     boto3.client("dynamodb", region_name=region).create_table(
         TableName=name,
         KeySchema=[

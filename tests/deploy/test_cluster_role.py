@@ -20,6 +20,7 @@ import boto3
 import pytest
 
 from failover.aws import audit
+from tests.cluster.tables import create_table
 from tests.conftest import Zone
 from tests.e2e_support import (
     REGIONS,
@@ -65,19 +66,8 @@ def cluster_params(**more: Any) -> dict[str, Any]:
 
 
 def _create_table(name: str) -> None:
+    create_table(TABLE_REGION, name)
     db = boto3.client("dynamodb", region_name=TABLE_REGION)
-    db.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
     # This replica's view from a previous life, when a Region was down: two shards. The
     # restarted replica publishes one and must delete the other (DeleteItem).
     for shard in (0, 1):

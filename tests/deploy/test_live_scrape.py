@@ -14,9 +14,9 @@ import re
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 
+from tests.cluster.tables import create_table
 from tests.conftest import Zone
 from tests.deploy.test_prometheus import (
     CLUSTER_PREFIX,
@@ -100,23 +100,6 @@ def _value(exposition: str, sample: str) -> float:
     return float(found.group(1))
 
 
-def _cluster_table() -> str:
-    name = f"failover-{uuid.uuid4().hex[:8]}"
-    boto3.client("dynamodb", region_name="us-east-1").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
-
-
 @pytest.mark.slow
 def test_a_cluster_replica_exports_every_cluster_metric_the_rules_and_dashboard_use(
     zone: Zone, tmp_path: Path
@@ -127,7 +110,7 @@ def test_a_cluster_replica_exports_every_cluster_metric_the_rules_and_dashboard_
     write_config(config, zone.id, buckets, port, tmp_path)
     with config.open("a") as f:
         f.write(
-            f'[cluster]\ntable = "{_cluster_table()}"\nregion = "us-east-1"\nreplicas = 1\n'
+            f'[cluster]\ntable = "{create_table()}"\nregion = "us-east-1"\nreplicas = 1\n'
             'name = "r1"\nlease_seconds = 4.0\nlease_margin_seconds = 1.0\n'
         )
     proc = start(config, tmp_path / "daemon.log")
