@@ -290,13 +290,16 @@ class Route53Store:
         comment: str,
         guards: Sequence[Guard] = (),
         fence: Fence | None = None,
+        allowed: Callable[[], None] | None = None,
     ) -> str:
         """Send one atomic batch: DELETE exact old + CREATE new per change, and per guard.
 
         With a `fence` (cluster mode) the batch also replaces the fence record: DELETE
         of what was read, CREATE of the leader's epoch. Raises ConflictError when Route
         53 rejects it because a record no longer matches (someone else changed it, or
-        a later leader bumped the fence), Route53Error when retries run out.
+        a later leader bumped the fence), Route53Error when retries run out. `allowed`
+        is called right before every attempt, retries included (a leader's retry after
+        a backoff, a slow attempt or a pause must ask the lease again); it raises to stop.
         """
         batch: list[ChangeTypeDef] = _fence_changes(fence)
         for c in changes:
@@ -310,6 +313,7 @@ class Route53Store:
             "ChangeResourceRecordSets",
             self.client.change_resource_record_sets,
             {"HostedZoneId": zone_id, "ChangeBatch": {"Comment": comment[:256], "Changes": batch}},
+            allowed,
         )
         return str(resp["ChangeInfo"]["Id"]).rsplit("/", 1)[-1]
 
@@ -368,9 +372,17 @@ class Route53Store:
         return str(resp["ChangeInfo"]["Status"])
 
     # -- plumbing -----------------------------------------------------------------
-    def _call(self, operation: str, fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
+    def _call(
+        self,
+        operation: str,
+        fn: Callable[..., Any],
+        kwargs: Mapping[str, Any],
+        allowed: Callable[[], None] | None = None,
+    ) -> Any:
         for attempt in range(1, self.attempts + 1):
             self.limiter.acquire()
+            if allowed is not None:
+                allowed()
             started = self._clock()
             try:
                 resp = fn(**kwargs)

@@ -24,6 +24,7 @@ class FenceStore(Protocol):
         comment: str,
         guards: Sequence[Guard] = (),
         fence: Fence | None = None,
+        allowed: Callable[[], None] | None = None,
     ) -> str: ...
 
 
@@ -67,9 +68,14 @@ class Fencer:
             raise FencedError("the lease changed while the batch was prepared")
         try:
             change_id = self.store.change(
-                zone_id, changes, f"{comment} epoch {epoch}", guards, fence=decided
+                zone_id,
+                changes,
+                f"{comment} epoch {epoch}",
+                guards,
+                fence=decided,
+                allowed=lambda: self._still(epoch),
             )
-        except Route53Error:
+        except (Route53Error, FencedError):
             with self._lock:
                 self.known.pop(zone_id, None)  # refused or in doubt: read it again
             raise
@@ -93,6 +99,11 @@ class Fencer:
     def forget(self) -> None:
         with self._lock:
             self.known.clear()
+
+    def _still(self, epoch: int) -> None:
+        """Before each attempt of a send, retries too: the lease still held, in `epoch`."""
+        if self._allowed() != epoch:
+            raise FencedError("the lease changed while the batch was being sent")
 
     def _allowed(self) -> int:
         epoch, may = self.lease()

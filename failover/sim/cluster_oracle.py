@@ -355,10 +355,13 @@ class ClusterOracle:
                 continue
             lo, hi = bounds[e]
             struck: dict[OriginKey, int] = {}
-            for f in fs:
+            for f in faults:
                 for pool, origin in cw.touched(f, self.config):
                     k = OriginKey(pool, origin)
-                    struck[k] = struck.get(k, 0) + 1
+                    # A fault of an earlier episode whose recovery (hold-down, slow start,
+                    # rise) runs into this one strikes it too: its climb back is no turn.
+                    if f.episode == e or (f.start < hi and f.end + self._settle(k) > lo):
+                        struck[k] = struck.get(k, 0) + 1
             opened = {p for t, p in self._failed_open if lo <= t < hi}
             for key, turns in self._turns(lo, hi).items():
                 if struck.get(key, 0) > 1 or key.pool in opened or turns <= 1:
@@ -368,6 +371,12 @@ class ClusterOracle:
                     lo,
                     f"{key} turned {turns} times in episode {e} ({sorted({f.kind for f in fs})})",
                 )
+
+    def _settle(self, key: OriginKey) -> float:
+        """How long an origin's weight may go on moving after a fault on it ends."""
+        h = self.origins[key].health
+        interval = self.config.daemon.interval
+        return h.hold_down_max + h.slow_start + (h.fall + h.rise + 2) * interval
 
     def _turns(self, lo: float, hi: float) -> dict[OriginKey, int]:
         names = {fqdn(p.record): p.name for p in self.config.pools}

@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
+from failover.aws.route53 import RateLimiter, Route53Store
 from failover.cluster.fencing import Fencer
 from failover.core import fence
 from failover.core.fence import Fence, Held
 from failover.errors import ConflictError, FencedError
 from failover.model import Change, Reason
+from failover.sandbox.faults import inject_route53_fault
 from failover.sandbox.route53_model import Route53ModelError, apply_changes, key_of
 from tests.conftest import Zone
 from tests.factories import make_pool, wset
@@ -115,3 +117,28 @@ def test_a_zone_apex_given_up_front_names_the_fence_without_asking(zone: Zone) -
     assert fencer.names == {zone.id: FENCE}
     fencer.change(zone.id, [down(A)], "failover c1")
     assert fence_value(zone) == Held(('"1"',), 60)
+
+
+@pytest.mark.parametrize("lost", ["deadline", "epoch"])
+def test_a_retry_after_a_backoff_asks_the_lease_again(zone: Zone, lost: str) -> None:
+    """Route 53 throttles the first attempt; the lease is lost during the backoff (its
+    deadline passes, or another replica's epoch is seen): no second attempt leaves."""
+    zone.put(POOL, {A: 100, B: 100, C: 100})
+    leader = Leader(1)
+
+    def backoff(seconds: float) -> None:  # the lease runs out while the store waits
+        if lost == "deadline":
+            leader.may = False
+        else:
+            leader.epoch = 2
+
+    store = Route53Store(zone.client, RateLimiter(1000.0), attempts=5, sleep=backoff)  # type: ignore[arg-type]
+    with (
+        inject_route53_fault(
+            zone.client, "ChangeResourceRecordSets", "throttling", times=None
+        ) as h,
+        pytest.raises(FencedError),
+    ):
+        Fencer(store, leader).change(zone.id, [down(A)], "failover c1")
+    assert h.injected == 1
+    assert zone.weights(POOL) == {A: 100, B: 100, C: 100}
