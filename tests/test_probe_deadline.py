@@ -63,5 +63,7 @@ def test_the_probe_deadline_bounds_an_endpoint_that_drips_its_headers() -> None:
     finally:
         prober.close()
     took = time.monotonic() - started
-    assert took < 1.0, f"the 0.5 s probe took {took:.2f}s"
+    # The server drips for 3 s: without the deadline the probe would take that long. The
+    # bound tells 0.5 s from 3 s with room for a busy machine (two test workers, two cores).
+    assert took < 2.5, f"the 0.5 s probe took {took:.2f}s"
     assert result.outcome is Outcome.TIMEOUT
