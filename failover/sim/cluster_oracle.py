@@ -59,6 +59,9 @@ class Quorum:
     since: float | None = None  # true time the quorum-th replica's streak began
     done: bool = False  # measured or reported for this fault
     excused: bool = False
+    # The replicas' streaks (replica, start) the measure runs from: once fewer than a
+    # quorum of them go on, the fault as measured is over, even if others now fail.
+    streaks: frozenset[tuple[str, float]] = frozenset()
 
 
 @dataclass
@@ -290,29 +293,35 @@ class ClusterOracle:
 
     def _check_bound(self, now: float, dead: set[str]) -> None:
         lease = self.cluster.lease_seconds
-        failing: dict[OriginKey, list[float]] = {}
+        failing: dict[OriginKey, list[tuple[float, str]]] = {}
         for name, streaks in self.streaks.items():
             if name in dead or self._out_of_count(name, now):
                 continue
             for key, s in streaks.items():
                 if s.count > 0 and not s.exempted:
-                    failing.setdefault(key, []).append(s.start)
+                    failing.setdefault(key, []).append((s.start, name))
         pools_out = {
             p.name
             for p in self.config.pools
             if all(len(failing.get(o.key, ())) >= self.quorum for o in p.origins)
         }
-        for key, q in self.faults_of.items():
+        for key, was in self.faults_of.items():
             starts = sorted(failing.get(key, ()))
-            if len(starts) < self.quorum:
-                self.faults_of[key] = Quorum()
-                continue
+            going = {(name, start) for start, name in starts}
+            q = was
+            if len(starts) < self.quorum or len(q.streaks & going) < self.quorum:
+                # Replicas whose failing streaks take turns (a flap a little shorter than
+                # `fall`, seen out of phase) are no quorum's fault: none reaches `fall`.
+                q = self.faults_of[key] = Quorum()
+                if len(starts) < self.quorum:
+                    continue
             pool = self.config.pool(key.pool)
             weight = self.r53.weight(pool.zone_id, pool.record, key.origin)
             if q.since is None:
                 # From the quorum-th replica's first failing probe, or from when a replica
                 # whose streak ran on out of the count came back into it.
-                q.since = max(starts[self.quorum - 1], now - self.config.daemon.interval)
+                q.since = max(starts[self.quorum - 1][0], now - self.config.daemon.interval)
+                q.streaks = frozenset(going)
                 q.done = weight == 0  # already out: nothing to measure
             if q.done:
                 continue

@@ -1,10 +1,10 @@
-"""The cluster oracle's flip-flop rule: an origin still climbing back from an earlier fault."""
+"""The cluster oracle's own rules, on hand-made histories: flip-flops and the bound."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from failover.model import Outcome
+from failover.model import OriginKey, Outcome, ProbeResult
 from failover.sim.cluster import ClusterSimulation
 from failover.sim.route53 import Written, fqdn
 from failover.sim.scenario import Fault
@@ -56,3 +56,34 @@ def test_a_climb_back_from_an_earlier_episode_is_not_a_flip_flop() -> None:
 
 def test_up_down_up_long_after_any_earlier_fault_is_a_flip_flop() -> None:
     assert _judge(earlier_end=-5000.0) == ["no_flip_flop"]
+
+
+IMG = OriginKey("img", "eu-west-1")
+
+
+def _bound_violations(pattern: str) -> list[str]:
+    """Seed 3005: img/eu-west-1 (fall 4) probed every 10 s by three replicas, 3 s apart;
+    `pattern` is each replica's cycle of results ("x" fails, "." passes), shifted one
+    probe per replica so that two are always mid-streak. Route 53 keeps the origin at 50 throughout, as the leader did."""
+    sim = ClusterSimulation(1, 0.01, 3)
+    oracle = sim.oracle
+    assert oracle.origins[IMG].health.fall == 4
+    oracle.violations.clear()
+    for n in range(40):
+        for i, replica in enumerate(("r1", "r2", "r3")):
+            now = 1000.0 + 10.0 * n + 3.0 * i
+            failed = pattern[(n - i) % len(pattern)] == "x"
+            outcome = Outcome.MISMATCH if failed else Outcome.OK
+            oracle.observe(replica, {IMG: ProbeResult(IMG, outcome, 0.04, 200)}, now)
+            oracle._check_bound(now, set())
+    return [v.invariant for v in oracle.violations]
+
+
+def test_streaks_that_take_turns_short_of_fall_are_no_quorum_fault() -> None:
+    # 30 s down, 10 s up: every replica fails 3 in a row, never `fall`; out of phase,
+    # two of them are always mid-streak. The leader is right to keep the weight.
+    assert _bound_violations("xxx.") == []
+
+
+def test_a_steady_fault_a_quorum_sees_is_still_held_to_the_bound() -> None:
+    assert _bound_violations("x") == ["failover_within_bound"]
