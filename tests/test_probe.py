@@ -296,7 +296,9 @@ def test_closing_the_prober_ends_a_round_in_flight_at_once(server: Server) -> No
     prober.close()
     worker.join(timeout=3)
     assert not worker.is_alive()
-    assert time.monotonic() - started < 1.0
+    # The probe's own deadline is 5 s: 2.5 s tells closing from waiting it out, with
+    # room for two test workers sharing two cores.
+    assert time.monotonic() - started < 2.5
     assert len(outcome) == 1
     assert isinstance(outcome[0], Exception)
     with pytest.raises(RuntimeError, match="closed"):

@@ -112,7 +112,9 @@ def test_each_fault_is_seen_by_the_real_prober_in_bounded_time_and_memory(
     result = prober.probe(ORIGIN)
     took = time.monotonic() - started
     assert result.outcome is outcome, result
-    assert took < TIMEOUT + 0.5, f"{kind} took {took:.2f}s"
+    # Under two test workers on two cores a 0.5 s deadline has been seen to end 0.6 s
+    # late; 1.5 s still tells it from none (a slow answer takes 2 s, a hang forever).
+    assert took < TIMEOUT + 1.0, f"{kind} took {took:.2f}s"
     proxy.heal(BUCKET)
     assert prober.probe(ORIGIN).outcome is Outcome.OK
 
