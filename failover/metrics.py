@@ -40,6 +40,7 @@ ROUTE53_OUTCOMES = (
     "error",
 )
 WRITE_FAILURES = ("conflict", "rejected", "route53")
+RECORD_PROBLEMS = ("ttl_mismatch", "unowned_refused")
 KNOWN = (State.UP, State.DOWN)
 
 
@@ -109,6 +110,15 @@ class Metrics:
             ["pool"],
             registry=r,
         )
+        self.record_problems = Counter(
+            "failover_record_problems",
+            "Problems with a pool's record only a human can fix: ttl_mismatch (a resync "
+            "found its weighted sets at a TTL other than the configured one, some not the "
+            "daemon's, so it writes theirs) and unowned_refused (changes to sets the "
+            "running config does not own, dropped from a batch before it was sent).",
+            ["pool", "problem"],
+            registry=r,
+        )
         self.write_failures = Counter(
             "failover_write_failures",
             "Change batches that failed after retries or lost a compare-and-swap.",
@@ -154,10 +164,14 @@ class Metrics:
         regions = {o.region for o in origins}
         for pool in self._pools - pools:
             self.writes_refused.remove(pool)
+            for problem in RECORD_PROBLEMS:
+                self.record_problems.remove(pool, problem)
         for region in self._regions - regions:
             self.probe_seconds.remove(region)
         for pool in pools:
             self.writes_refused.labels(pool)
+            for problem in RECORD_PROBLEMS:
+                self.record_problems.labels(pool, problem)
         for region in regions:
             self.probe_seconds.labels(region)
         self._pools, self._regions = pools, regions

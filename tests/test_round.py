@@ -27,6 +27,7 @@ from failover.model import (
 )
 from failover.overrides import FileStore
 from failover.round import Runner
+from failover.stages.emit import emit
 from tests.conftest import Zone
 from tests.factories import Clock, ScriptedProber, make_config, make_pool
 
@@ -523,3 +524,36 @@ def test_the_writer_never_sends_a_set_the_running_config_does_not_own(
     assert zone.weights(POOL) == ALL
     refused = [e.fields["pools"] for e in outcome.events if e.name == "write_refused_unowned"]
     assert refused == [["www"]]
+    emit(outcome.events, w.runner.metrics)
+    problems = w.runner.metrics.registry.get_sample_value
+    assert (
+        problems("failover_record_problems_total", {"pool": "www", "problem": "unowned_refused"})
+        == 1
+    )
+
+
+def test_a_ttl_the_daemon_cannot_follow_is_counted_for_a_human_on_every_resync(
+    zone: Zone, tmp_path: Path
+) -> None:
+    """A set that is not the daemon's holds the record's TTL at 300 against 30 configured."""
+    zone.put(POOL, ALL, ttl=300)
+    legacy = {
+        "Name": POOL.record + ".",
+        "Type": "TXT",
+        "SetIdentifier": "legacy",
+        "Weight": 10,
+        "TTL": 300,
+        "ResourceRecords": [{"Value": '"legacy.example.org"'}],
+    }
+    zone.client.change_resource_record_sets(  # type: ignore[attr-defined]
+        HostedZoneId=zone.id,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": legacy}]},
+    )
+    w = World(zone, tmp_path, resync=5.0)
+    get = w.runner.metrics.registry.get_sample_value
+    labels = {"pool": "www", "problem": "ttl_mismatch"}
+    w.rounds(1)
+    assert get("failover_record_problems_total", labels) == 1
+    w.rounds(6)  # past one resync
+    assert get("failover_record_problems_total", labels) == 2
+    assert get("failover_record_problems_total", {**labels, "problem": "unowned_refused"}) == 0

@@ -22,5 +22,10 @@ def emit(said: Iterable[Event], metrics: Metrics) -> None:
             metrics.transition(f["pool"], f["origin"], State(f["was"]), State(f["to"]))
         elif e.name == "writes_refused":
             metrics.writes_refused.labels(f["pool"]).inc()
+        elif e.name == "ttl_mismatch":
+            metrics.record_problems.labels(f["pool"], "ttl_mismatch").inc()
+        elif e.name == "write_refused_unowned":
+            for pool in f["pools"]:
+                metrics.record_problems.labels(pool, "unowned_refused").inc()
         elif e.name == "change_in_sync":
             metrics.propagation_seconds.observe(f["seconds"])

@@ -39,6 +39,7 @@ DESIGN_METRICS = {
     "failover_probe_credentials_failed_total": "counter",
     "failover_clock_skew_seconds": "gauge",
     "failover_overrides_never_read": "gauge",
+    "failover_record_problems_total": "counter",
     # Cluster mode only (CONTRACTS.md): a single daemon exports none of them.
     "failover_cluster_leader": "gauge",
     "failover_cluster_epoch": "gauge",
