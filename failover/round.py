@@ -138,7 +138,7 @@ class Runner:
         self.overrides.start()
         emit(self.reader.collect(r53, self.clock()) + self.overrides.collect(), m)
         blind, said = self.observe.run(
-            self.prober, cfg.all_origins(), self.records, m, clock=self.clock, wall=self.wall
+            self.prober, cfg, self.records, m, clock=self.clock, wall=self.wall
         )
         emit(said + frozen_edge(self.frozen, blind), m)
         self.frozen = report.frozen = blind

@@ -93,6 +93,14 @@ def observe(
     return new, said
 
 
+def gone_stale(h: Health) -> Health:
+    """A down verdict on evidence that is no longer current (a blind spell, a gap in
+    probing): it lowers nothing more, and counts as no vote, until a failure seen since."""
+    if h.state is State.DOWN and not h.stale:
+        return replace(h, stale=True)
+    return h
+
+
 def step(h: Health, outcome: Outcome, now: float, settings: HealthSettings) -> Health:
     """Advance one origin's health by one probe outcome observed at `now`."""
     if outcome.healthy:

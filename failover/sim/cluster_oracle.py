@@ -370,7 +370,12 @@ class ClusterOracle:
                     # A fault of an earlier episode whose recovery (hold-down, slow start,
                     # rise) runs into this one strikes it too: its climb back is no turn.
                     if f.episode == e or (f.start < hi and f.end + self._settle(k) > lo):
-                        struck[k] = struck.get(k, 0) + 1
+                        # An unsteady fault of an earlier episode still running (a partial
+                        # outage, a flap) may turn the origin any number of times: seed
+                        # 3001's img/eu-west-1, under a partial outage for 75 minutes.
+                        steady = f.kind in cw.STEADY_KINDS
+                        struck[k] = struck.get(k, 0) + (1 if steady else 2)
+            struck = self._standbys_follow(struck)
             opened = {p for t, p in self._failed_open if lo <= t < hi}
             for key, turns in self._turns(lo, hi).items():
                 if struck.get(key, 0) > 1 or key.pool in opened or turns <= 1:
@@ -380,6 +385,23 @@ class ClusterOracle:
                     lo,
                     f"{key} turned {turns} times in episode {e} ({sorted({f.kind for f in fs})})",
                 )
+
+    def _standbys_follow(self, struck: dict[OriginKey, int]) -> dict[OriginKey, int]:
+        """A standby turns when an origin ahead of it in its pool fails or comes back, as
+        well as on its own faults: each strike ahead of it counts as one of its own.
+
+        Seed 3003: www's primary down, its first standby up; the standby's own outage
+        takes it down and back up, the primary's return down again, three turns.
+        """
+        out = dict(struck)
+        for p in self.config.pools:
+            ahead = 0
+            for o in (*p.primaries, *p.standbys):
+                k = OriginKey(p.name, o.id)
+                if o.standby and ahead:
+                    out[k] = out.get(k, 0) + ahead
+                ahead += struck.get(k, 0)
+        return out
 
     def _settle(self, key: OriginKey) -> float:
         """How long an origin's weight may go on moving after a fault on it ends."""

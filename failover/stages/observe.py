@@ -6,10 +6,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from failover.aws.route53 import Record
-from failover.core import evidence, health
+from failover.core import events, evidence, health
 from failover.core.events import Event
 from failover.metrics import Metrics
-from failover.model import Health, Origin, OriginKey, ProbeResult
+from failover.model import Config, Health, Origin, OriginKey, ProbeResult
+
+
+def gap_limit(interval: float) -> float:
+    """Longer than this between two rounds' probes, evidence from before is old: three
+    rounds and 5 s, the same span after which other replicas stop counting a view."""
+    return 3 * interval + 5.0
 
 
 class Prober(Protocol):
@@ -24,6 +30,7 @@ class ObserveStage:
         self.results: dict[OriginKey, ProbeResult] = {}
         self.canaries: dict[OriginKey, tuple[float, float]] = {}  # age, and when (unix) seen
         self.future: frozenset[OriginKey] = frozenset()  # canaries written in the future
+        self.probed_at: float | None = None  # monotonic: when the last round's probes answered
 
     def retarget(self, before: Sequence[Origin], after: Sequence[Origin]) -> None:
         """Keep the health of origins a reload leaves pointing at the same thing.
@@ -38,7 +45,7 @@ class ObserveStage:
     def run(
         self,
         prober: Prober,
-        origins: Sequence[Origin],
+        config: Config,
         records: Mapping[str, Record],
         metrics: Metrics,
         *,
@@ -49,15 +56,17 @@ class ObserveStage:
 
         Evidence is dated when the probes have answered, not when they were sent.
         """
+        origins = config.all_origins()
         probed = prober.probe_all(origins)
         now, seen = clock(), wall()
         blind = evidence.blind(probed)
+        said: list[Event] = self._after_gap(now, gap_limit(config.daemon.interval))
         # Canary freshness is judged across each pool before any health is stepped: the
         # prober reports each canary's age, only the pool as a whole says which is stale.
         fresh = evidence.freshness(origins, probed, future_before=self.future)
         self.future = fresh.future
         results = self.results = fresh.results
-        said: list[Event] = list(fresh.events)
+        said.extend(fresh.events)
         for o in origins:
             result = results[o.key]
             metrics.observe_probe(o.region, result)
@@ -74,6 +83,27 @@ class ObserveStage:
             self.health[o.key] = new
             said.extend(events)
         return blind, said
+
+    def _after_gap(self, now: float, limit: float) -> list[Event]:
+        """A process stopped or starved between two rounds (a pause, a stalled host) comes
+        back with verdicts on evidence from before: its down verdicts go stale, as after a
+        blind spell (a failure seen now confirms one at once). In cluster mode a stale
+        verdict is no vote: seed 3001's leader, paused 166 s mid-round, came back voting
+        an origin down on probes from before an outage ended, and with another replica's
+        cut path made a quorum that took the origin out again."""
+        last, self.probed_at = self.probed_at, now
+        if last is None or now - last <= limit:
+            return []
+        downs = [k for k, h in self.health.items() if health.gone_stale(h) is not h]
+        self.health = {k: health.gone_stale(h) for k, h in self.health.items()}
+        return [
+            events.warning(
+                "probe_gap",
+                seconds=round(now - last, 1),
+                limit=limit,
+                stale=[f"{k.pool}/{k.origin}" for k in downs],
+            )
+        ]
 
     def canary_age(self, key: OriginKey, wall: float) -> float | None:
         """The age of the canary last read from an origin, now: it grows while none is read."""

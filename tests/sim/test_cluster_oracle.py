@@ -12,12 +12,12 @@ from failover.sim.scenario import Fault
 WWW = frozenset({("www", "eu-west-1")})
 
 
-def _weight(record: str, at: float, was: int, new: int) -> Written:
+def _weight(record: str, at: float, was: int, new: int, set_id: str = "eu-west-1") -> Written:
     def rr(weight: int) -> dict[str, Any]:
         return {
             "Name": fqdn(record),
             "Type": "TXT",
-            "SetIdentifier": "eu-west-1",
+            "SetIdentifier": set_id,
             "Weight": weight,
             "TTL": 60,
             "ResourceRecords": [{"Value": '"x"'}],
@@ -87,3 +87,66 @@ def test_streaks_that_take_turns_short_of_fall_are_no_quorum_fault() -> None:
 
 def test_a_steady_fault_a_quorum_sees_is_still_held_to_the_bound() -> None:
     assert _bound_violations("x") == ["failover_within_bound"]
+
+
+def _standby_turns(primary_faults: int) -> list[str]:
+    """Seed 3003's episode 525: www's primary goes stale and back, `primary_faults` times;
+    its first standby takes over and hands back each time (three turns for two faults)."""
+    sim = ClusterSimulation(1, 0.01, 3)
+    oracle = sim.oracle
+    record = sim.config.pool("www").record
+    assert next(o.id for o in sim.config.pool("www").standbys) == "us-east-1"
+    faults = [
+        Fault("stale", 1000.0 + 600.0 * i, 1140.0 + 600.0 * i, WWW, Outcome.TOO_OLD, episode=1)
+        for i in range(primary_faults)
+    ]
+    sim.r53.written[:] = [
+        _weight(record, 1030.0, 0, 100, "us-east-1"),
+        _weight(record, 1200.0, 100, 0, "us-east-1"),
+        _weight(record, 1630.0, 0, 100, "us-east-1"),
+        _weight(record, 1800.0, 100, 0, "us-east-1"),
+    ]
+    oracle.violations.clear()
+    oracle.finish(faults)
+    return [v.invariant for v in oracle.violations]
+
+
+def test_a_standby_following_its_primary_twice_is_not_a_flip_flop() -> None:
+    assert _standby_turns(primary_faults=2) == []
+
+
+def test_a_standby_turning_three_times_for_one_fault_ahead_of_it_is_a_flip_flop() -> None:
+    assert _standby_turns(primary_faults=1) == ["no_flip_flop"]
+
+
+def _under_an_earlier_fault(kind: str) -> list[str]:
+    """Seed 3001's episode 680: img/eu-west-1 turns five times while an earlier episode's
+    fault of `kind` on it runs on; the episode itself is an outage of another origin."""
+    sim = ClusterSimulation(1, 0.01, 3)
+    oracle = sim.oracle
+    record = sim.config.pool("img").record
+    img = frozenset({("img", "eu-west-1")})
+    other = frozenset({("img", "ap-northeast-1")})
+    earlier = Fault(kind, 100.0, 3000.0, img, Outcome.TIMEOUT, p=0.5, episode=1)
+    now = Fault("outage", 1000.0, 1080.0, other, Outcome.HTTP_5XX, episode=2)
+    sim.r53.written[:] = [
+        _weight(record, at, was, new)
+        for at, was, new in [
+            (1100, 50, 0),
+            (1200, 0, 50),
+            (1400, 50, 0),
+            (1560, 0, 50),
+            (2200, 50, 0),
+        ]
+    ]
+    oracle.violations.clear()
+    oracle.finish([earlier, now])
+    return [v.invariant for v in oracle.violations]
+
+
+def test_turns_under_an_earlier_partial_outage_still_running_are_not_judged() -> None:
+    assert _under_an_earlier_fault("partial") == []
+
+
+def test_turns_under_an_earlier_steady_outage_alone_are_judged() -> None:
+    assert _under_an_earlier_fault("outage") == ["no_flip_flop"]
