@@ -6,9 +6,10 @@ from prometheus_client import CollectorRegistry
 
 from failover.aws.route53 import Record
 from failover.core.quorum import Vote, vote_of
+from failover.core.views import stale_after
 from failover.metrics import Metrics
 from failover.model import OriginKey, Outcome, State
-from failover.stages.observe import ObserveStage, gap_limit
+from failover.stages.observe import ObserveStage
 from tests.factories import Clock, ScriptedProber, make_config, make_pool, wset
 
 POOL = make_pool()
@@ -39,7 +40,7 @@ def _observe_after(gap: float) -> tuple[ObserveStage, list[str]]:
 
 
 def test_a_down_verdict_from_before_a_long_gap_is_no_vote() -> None:
-    limit = gap_limit(make_config(POOL).daemon.interval)
+    limit = stale_after(make_config(POOL).daemon.interval)
     stage, said = _observe_after(limit + 1.0)
     assert "probe_gap" in said
     h = stage.health[EU]
@@ -49,7 +50,7 @@ def test_a_down_verdict_from_before_a_long_gap_is_no_vote() -> None:
 
 
 def test_a_down_verdict_after_an_ordinary_round_still_votes_down() -> None:
-    limit = gap_limit(make_config(POOL).daemon.interval)
+    limit = stale_after(make_config(POOL).daemon.interval)
     stage, said = _observe_after(limit - 1.0)
     assert "probe_gap" not in said
     assert vote_of(stage.health[EU]) is Vote.DOWN
@@ -57,7 +58,7 @@ def test_a_down_verdict_after_an_ordinary_round_still_votes_down() -> None:
 
 def test_a_failure_seen_after_the_gap_confirms_the_verdict_at_once() -> None:
     config = make_config(POOL)
-    stage, _ = _observe_after(gap_limit(config.daemon.interval) + 1.0)
+    stage, _ = _observe_after(stale_after(config.daemon.interval) + 1.0)
     prober = ScriptedProber()
     prober.set(Outcome.HTTP_5XX, "eu-west-1")
     records = {"www": Record({o.id: wset(POOL, o.id, 100) for o in POOL.origins})}

@@ -123,7 +123,7 @@ class Replica:
     @property
     def stale_after(self) -> float:
         """How long a view may go without advancing and still count: three rounds and more."""
-        return 3 * self.interval + 5.0
+        return views.stale_after(self.interval)
 
     def may_write(self) -> tuple[int, bool]:
         """For the fence: the epoch held, and whether the lease's own deadline allows a write."""

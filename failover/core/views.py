@@ -20,6 +20,12 @@ CODES = {Vote.DOWN: "d", Vote.ABSTAIN: "a"}
 _VOTES = {code: vote for vote, code in CODES.items()}
 
 
+def stale_after(interval: float) -> float:
+    """Three rounds and 5 s: how long a view may go without advancing and still count,
+    and how long a replica's own probing may stop before its evidence is old."""
+    return 3 * interval + 5.0
+
+
 @dataclass(frozen=True)
 class View:
     """One replica's verdicts for one round: only origins not plainly up travel."""

@@ -8,14 +8,9 @@ from typing import Protocol
 from failover.aws.route53 import Record
 from failover.core import events, evidence, health
 from failover.core.events import Event
+from failover.core.views import stale_after
 from failover.metrics import Metrics
 from failover.model import Config, Health, Origin, OriginKey, ProbeResult
-
-
-def gap_limit(interval: float) -> float:
-    """Longer than this between two rounds' probes, evidence from before is old: three
-    rounds and 5 s, the same span after which other replicas stop counting a view."""
-    return 3 * interval + 5.0
 
 
 class Prober(Protocol):
@@ -60,7 +55,7 @@ class ObserveStage:
         probed = prober.probe_all(origins)
         now, seen = clock(), wall()
         blind = evidence.blind(probed)
-        said: list[Event] = self._after_gap(now, gap_limit(config.daemon.interval))
+        said: list[Event] = self._after_gap(now, stale_after(config.daemon.interval))
         # Canary freshness is judged across each pool before any health is stepped: the
         # prober reports each canary's age, only the pool as a whole says which is stale.
         fresh = evidence.freshness(origins, probed, future_before=self.future)
