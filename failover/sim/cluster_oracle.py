@@ -7,7 +7,7 @@ Route 53 accepted (and every send a replica made), and the rounds' reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,27 +226,12 @@ class ClusterOracle:
         is reported by the round that found it, not the one that wrote it).
         """
         interval = self.config.daemon.interval
-        names = {fqdn(p.record): p.name for p in self.config.pools}
         for w in written:
-            if not w.by_daemon:
-                continue
-            old = {
-                key_of(c["ResourceRecordSet"]): c["ResourceRecordSet"].get("Weight")
-                for c in w.changes
-                if c["Action"] == "DELETE"
-            }
-            for c in w.changes:
-                rr = c["ResourceRecordSet"]
-                name, _, set_id = key_of(rr)
-                key = OriginKey(names.get(name, name), set_id)
+            for key, was, new in self._moves(w):
                 o = self.origins.get(key)
-                if c["Action"] == "DELETE" or o is None or rr.get("Weight") != 0:
-                    continue
                 # A standby at 0 is idle (a primary serves) as often as down, and a batch
                 # carries no reason to tell them apart; the primaries are the rule's subject.
-                if o.standby:
-                    continue
-                if not old.get(key_of(rr)):
+                if o is None or new != 0 or not was or o.standby:
                     continue
                 h = o.health
                 window = (
@@ -409,25 +394,32 @@ class ClusterOracle:
         interval = self.config.daemon.interval
         return h.hold_down_max + h.slow_start + (h.fall + h.rise + 2) * interval
 
-    def _turns(self, lo: float, hi: float) -> dict[OriginKey, int]:
+    def _moves(self, w: Written) -> Iterator[tuple[OriginKey, int | None, int | None]]:
+        """Each set a daemon's batch wrote: its key, the weight it deleted, the one it made."""
+        if not w.by_daemon:
+            return
         names = {fqdn(p.record): p.name for p in self.config.pools}
+        old = {
+            key_of(c["ResourceRecordSet"]): c["ResourceRecordSet"].get("Weight")
+            for c in w.changes
+            if c["Action"] == "DELETE"
+        }
+        for c in w.changes:
+            if c["Action"] == "DELETE":
+                continue
+            rr = c["ResourceRecordSet"]
+            name, _, set_id = key_of(rr)
+            yield OriginKey(names.get(name, name), set_id), old.get(key_of(rr)), rr.get("Weight")
+
+    def _turns(self, lo: float, hi: float) -> dict[OriginKey, int]:
         last: dict[OriginKey, int] = {}
         turns: dict[OriginKey, int] = {}
         for w in self.r53.written:
-            if not w.by_daemon or not lo <= w.at < hi:
+            if not lo <= w.at < hi:
                 continue
-            old = {
-                key_of(c["ResourceRecordSet"]): c["ResourceRecordSet"].get("Weight")
-                for c in w.changes
-                if c["Action"] == "DELETE"
-            }
-            for c in w.changes:
-                rr = c["ResourceRecordSet"]
-                name, _, set_id = key_of(rr)
-                new, was = rr.get("Weight"), old.get(key_of(rr))
-                if c["Action"] == "DELETE" or new is None or was is None or new == was:
+            for key, was, new in self._moves(w):
+                if new is None or was is None or new == was:
                     continue
-                key = OriginKey(names.get(name, name), set_id)
                 way = 1 if new > was else -1
                 if key in last and last[key] != way:
                     turns[key] = turns.get(key, 0) + 1
